@@ -13,5 +13,14 @@ from sklearn.utils._param_validation import (
     Real,
     StrOptions,
 )
+from sklearn.utils.validation import _check_feature_names_in
 
-__all__ = ["HasMethods", "Integral", "Interval", "Real", "StrOptions", "_fit_context"]
+__all__ = [
+    "HasMethods",
+    "Integral",
+    "Interval",
+    "Real",
+    "StrOptions",
+    "_check_feature_names_in",
+    "_fit_context",
+]

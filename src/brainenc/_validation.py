@@ -72,7 +72,7 @@ def run_slices(groups):
     """List of slices, one per run, in the order the runs appear."""
     starts = run_starts(groups)
     stops = np.append(starts[1:], len(groups))
-    return [slice(int(a), int(b)) for a, b in zip(starts, stops)]
+    return [slice(int(a), int(b)) for a, b in zip(starts, stops, strict=False)]
 
 
 def check_delays(delays, *, name="delays"):
@@ -88,7 +88,7 @@ def check_delays(delays, *, name="delays"):
                 f"got {delays}. Pass a sequence such as [0] for no delay."
             )
         return np.arange(1, int(delays) + 1, dtype=np.intp)
-    if isinstance(delays, (str, bytes)) or isinstance(delays, bool):
+    if isinstance(delays, (str, bytes, bool)):
         raise TypeError(
             f"{name} must be an int or a sequence of ints (samples), got "
             f"{type(delays).__name__} {delays!r}."
@@ -104,7 +104,11 @@ def check_delays(delays, *, name="delays"):
             f"{name} must be an int or a non-empty 1-D sequence of ints, got "
             f"{delays!r}."
         )
-    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+    if (
+        arr.dtype.kind == "f"
+        and np.all(np.isfinite(arr))
+        and np.all(arr == np.round(arr))
+    ):
         arr = arr.astype(np.intp)
     if arr.dtype.kind not in "iu":
         raise TypeError(

@@ -1,0 +1,286 @@
+"""Ridge regression with per-target alpha chosen by cross-validation.
+
+The math under :class:`brainenc.DelayedRidge`, written once on himalaya's
+backend array API so NumPy, torch-CPU and torch-CUDA run the same code.
+
+For each fold, one symmetric eigendecomposition serves every alpha and every
+target: in the primal (``n_features <= n_samples``) it is the decomposition of
+the training Gram matrix, obtained by subtracting the held-out block's Gram
+from the Gram of all samples; in the dual (``n_features > n_samples``) it is
+the decomposition of the training kernel. Held-out predictions of all alphas
+are then batched matrix products in the eigenbasis. Centering and scaling of
+the features are estimated on the training samples of each fold only.
+"""
+
+import numpy as np
+
+SCORINGS = ("neg_mean_squared_error", "r2", "pearson_r")
+
+
+def solve_ridge_cv(
+    X,
+    Y,
+    alphas,
+    folds,
+    *,
+    backend,
+    fit_intercept=True,
+    standardize=False,
+    method="auto",
+    scoring="neg_mean_squared_error",
+    n_targets_batch=None,
+    dtype="float32",
+    progress=None,
+):
+    """Fit ridge with a per-target alpha chosen by cross-validation.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Design matrix. It is cast to ``dtype`` and then **modified in place**
+        (centred and scaled): pass a copy you own.
+    Y : ndarray of shape (n_samples, n_targets)
+        Targets; never modified. Read in batches of ``n_targets_batch``
+        columns.
+    alphas : ndarray of shape (n_alphas,)
+        Positive regularisation strengths, sorted in increasing order.
+    folds : list of (train, test) pairs of index arrays
+        Cross-validation folds.
+    backend : module
+        A himalaya backend module (``himalaya.backend.numpy``, ...).
+    fit_intercept : bool, default=True
+        Centre features and targets on the training samples of each fold.
+    standardize : bool, default=False
+        Scale features to unit variance on the training samples of each fold.
+    method : {"auto", "primal", "dual"}, default="auto"
+        ``"auto"`` takes the primal when ``n_features <= n_samples``.
+    scoring : {"neg_mean_squared_error", "r2", "pearson_r"}
+        Per-target held-out score, averaged over folds, maximised over alphas.
+    n_targets_batch : int or None, default=None
+        Number of targets processed at once; ``None`` means all.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the computation.
+    progress : callable or None
+        Called as ``progress(step, n_steps)`` after each fold and the refit.
+
+    Returns
+    -------
+    result : dict
+        ``best_alphas`` (n_targets,), ``cv_scores`` (n_alphas, n_targets)
+        averaged over folds, ``coef`` (n_features, n_targets), ``intercept``
+        (n_targets,), ``method``. All NumPy.
+    """
+    B = backend
+    n_samples, n_features = X.shape
+    n_targets = Y.shape[1]
+    if method == "auto":
+        method = "primal" if n_features <= n_samples else "dual"
+    if n_targets_batch is None:
+        n_targets_batch = n_targets
+    batches = [
+        slice(start, min(start + n_targets_batch, n_targets))
+        for start in range(0, n_targets, n_targets_batch)
+    ]
+    n_steps = len(folds) + 1
+
+    # Global centring and scaling, in place on the caller's copy. Fold-level
+    # statistics are then corrections relative to these, computed on training
+    # samples only; the global values only improve float32 accuracy.
+    X = X.astype(dtype, copy=False)
+    x_mean = np.zeros(n_features, dtype=np.float64)
+    x_scale = np.ones(n_features, dtype=np.float64)
+    if fit_intercept:
+        x_mean = X.mean(axis=0, dtype=np.float64)
+        X -= x_mean.astype(dtype)
+    if standardize:
+        std = X.std(axis=0, dtype=np.float64)
+        x_scale = np.where(std > np.finfo(np.float32).tiny, std, 1.0)
+        X /= x_scale.astype(dtype)
+    y_mean = (
+        Y.mean(axis=0, dtype=np.float64)
+        if fit_intercept
+        else np.zeros(n_targets, dtype=np.float64)
+    )
+
+    def get_targets(batch, rows=None):
+        values = Y[:, batch] if rows is None else Y[rows, batch]
+        values = np.asarray(values - y_mean[batch], dtype=dtype)
+        return B.asarray(values, dtype=dtype)
+
+    Xb = B.asarray(X, dtype=dtype)
+    alphas_b = B.asarray(np.asarray(alphas, dtype=dtype), dtype=dtype)
+    scores = np.empty((len(folds), len(alphas), n_targets), dtype=np.float64)
+
+    gram = XtY = None
+    if method == "primal":
+        gram = Xb.T @ Xb
+        col_sum = Xb.sum(0)
+        XtY = [Xb.T @ get_targets(batch) for batch in batches]
+        y_sum = [get_targets(batch).sum(0) for batch in batches]
+
+    for i_fold, (train, test) in enumerate(folds):
+        test_b = B.asarray(np.asarray(test, dtype=np.int64), dtype="int64")
+        n_train = len(train)
+        X_test = Xb[test_b]
+        if method == "primal":
+            gram_train = gram - X_test.T @ X_test
+            mean = (col_sum - X_test.sum(0)) / n_train
+            scale = None
+            if standardize:
+                var = B.diagonal_view(gram_train) / n_train - mean**2
+                scale = _safe_std(B, B.sqrt(B.clip(var, 0, None)))
+            if fit_intercept:
+                gram_train = gram_train - n_train * (mean[:, None] * mean[None, :])
+            else:
+                mean = None
+            if standardize:
+                gram_train = gram_train / (scale[:, None] * scale[None, :])
+            eigvals, eigvecs = _eigh(B, gram_train)
+            del gram_train
+            A = _transform(X_test, mean, scale) @ eigvecs
+        else:
+            train_b = B.asarray(np.asarray(train, dtype=np.int64), dtype="int64")
+            X_train = Xb[train_b]
+            mean = X_train.mean(0)
+            scale = None
+            if standardize:
+                scale = _safe_std(B, B.sqrt(((X_train - mean) ** 2).mean(0)))
+            if not fit_intercept:
+                mean = None
+            X_train = _transform(X_train, mean, scale)
+            eigvals, eigvecs = _eigh(B, X_train @ X_train.T)
+            A = (_transform(X_test, mean, scale) @ X_train.T) @ eigvecs
+            del X_train
+
+        for i_batch, batch in enumerate(batches):
+            Y_test = get_targets(batch, test)
+            if method == "primal":
+                y_train_sum = y_sum[i_batch] - Y_test.sum(0)
+                XtY_train = XtY[i_batch] - X_test.T @ Y_test
+                if fit_intercept:
+                    y_train_mean = y_train_sum / n_train
+                    XtY_train = XtY_train - n_train * (
+                        mean[:, None] * y_train_mean[None, :]
+                    )
+                    Y_test = Y_test - y_train_mean
+                if standardize:
+                    XtY_train = XtY_train / scale[:, None]
+                proj = eigvecs.T @ XtY_train
+                del XtY_train
+            else:
+                Y_train = get_targets(batch, train)
+                if fit_intercept:
+                    y_train_mean = Y_train.mean(0)
+                    Y_train = Y_train - y_train_mean
+                    Y_test = Y_test - y_train_mean
+                proj = eigvecs.T @ Y_train
+                del Y_train
+            for i_alpha in range(len(alphas)):
+                pred = A @ (proj / (eigvals + alphas_b[i_alpha])[:, None])
+                scores[i_fold, i_alpha, batch] = B.to_numpy(
+                    _score(B, scoring, Y_test, pred)
+                )
+            del proj, Y_test
+        del A, eigvecs, eigvals, X_test
+        if progress is not None:
+            progress(i_fold + 1, n_steps)
+
+    cv_scores = scores.mean(axis=0)
+    best = select_best_alphas(cv_scores)
+    best_alphas = np.asarray(alphas)[best]
+
+    # Refit on all samples with each target's alpha: one decomposition, and
+    # every target solved by a product in the eigenbasis.
+    coef = np.empty((n_features, n_targets), dtype=dtype)
+    if method == "primal":
+        eigvals, eigvecs = _eigh(B, gram)
+        del gram
+    else:
+        eigvals, eigvecs = _eigh(B, Xb @ Xb.T)
+    for i_batch, batch in enumerate(batches):
+        alpha_b = B.asarray(best_alphas[batch].astype(dtype), dtype=dtype)
+        if method == "primal":
+            weights = eigvecs @ (
+                (eigvecs.T @ XtY[i_batch]) / (eigvals[:, None] + alpha_b)
+            )
+        else:
+            dual = eigvecs @ (
+                (eigvecs.T @ get_targets(batch)) / (eigvals[:, None] + alpha_b)
+            )
+            weights = Xb.T @ dual
+        coef[:, batch] = B.to_numpy(weights)
+    coef /= x_scale.astype(dtype)[:, None]
+    intercept = y_mean - x_mean @ coef.astype(np.float64)
+    if progress is not None:
+        progress(n_steps, n_steps)
+    return {
+        "best_alphas": best_alphas,
+        "cv_scores": cv_scores,
+        "coef": coef,
+        "intercept": intercept,
+        "method": method,
+    }
+
+
+def select_best_alphas(cv_scores):
+    """Index of the best alpha per target; ties go to the largest alpha.
+
+    Parameters
+    ----------
+    cv_scores : ndarray of shape (n_alphas, n_targets)
+        Held-out scores (greater is better), alphas in increasing order.
+
+    Returns
+    -------
+    best : ndarray of int of shape (n_targets,)
+    """
+    n_alphas = cv_scores.shape[0]
+    # A vanishing slope in log(alpha) breaks near-ties (flat score plateaus
+    # that float rounding would otherwise decide) in favour of larger alphas,
+    # as himalaya does.
+    scale = np.abs(cv_scores).max(axis=0, keepdims=True) + np.finfo(float).tiny
+    slope = 1e-10 * scale * np.arange(n_alphas)[:, None]
+    return np.argmax(np.nan_to_num(cv_scores, nan=-np.inf) + slope, axis=0)
+
+
+def _transform(X, mean, scale):
+    if mean is not None:
+        X = X - mean
+    if scale is not None:
+        X = X / scale
+    return X
+
+
+def _safe_std(B, std):
+    """Standard deviations with zeros (constant features) replaced by one."""
+    tiny = float(np.finfo(np.float32).tiny)
+    return std * (std > tiny) + 1.0 * (std <= tiny)
+
+
+def _eigh(B, matrix):
+    """Symmetric eigendecomposition, eigenvalues clipped at zero."""
+    if B.name == "numpy":
+        from scipy.linalg import eigh
+
+        # The divide-and-conquer driver is several times faster than the
+        # default one on these sizes, in float32 especially.
+        eigvals, eigvecs = eigh(matrix, driver="evd", check_finite=False)
+    else:
+        eigvals, eigvecs = B.eigh(matrix)
+    return B.clip(eigvals, 0, None), eigvecs
+
+
+def _score(B, scoring, y_true, y_pred):
+    """Per-target score of centred held-out targets; greater is better."""
+    residual = y_true - y_pred
+    if scoring == "neg_mean_squared_error":
+        return -(residual**2).mean(0)
+    true_c = y_true - y_true.mean(0)
+    if scoring == "r2":
+        total = (true_c**2).sum(0)
+        safe = total + (total == 0)
+        return (1 - (residual**2).sum(0) / safe) * (total != 0)
+    pred_c = y_pred - y_pred.mean(0)
+    denom = B.sqrt((true_c**2).sum(0) * (pred_c**2).sum(0))
+    safe = denom + (denom == 0)
+    return (true_c * pred_c).sum(0) / safe * (denom != 0)

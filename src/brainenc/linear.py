@@ -1,0 +1,410 @@
+"""Linear encoding models: ridge regression over run-aware FIR delays."""
+
+import os
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._backend import BACKENDS, get_backend_module
+from ._compat import Integral, Interval, StrOptions, _fit_context
+from ._solvers import SCORINGS, solve_ridge_cv
+from ._validation import check_delays, check_groups
+from .delays import delay_features
+from .metrics import correlation_score
+from .model_selection import check_run_cv
+
+__all__ = ["DelayedRidge"]
+
+#: Default grid: wide enough for raw or standardised features of a few
+#: hundred to a few thousand columns and fMRI runs of a few hundred TRs.
+DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 8, 11))
+
+
+class DelayedRidge(RegressorMixin, BaseEstimator):
+    """Ridge regression over run-aware FIR delays, alpha chosen per target.
+
+    The features are expanded with delayed copies (zero-padded inside each
+    run, see :func:`brainenc.delay_features`), and one ridge regression per
+    target is fitted on them. Each target gets its own regularisation,
+    chosen by cross-validation over whole runs: features and targets are
+    centred (and optionally standardised) on the training runs of each fold
+    only. The model is then refitted on all samples with the chosen alphas.
+
+    The solver decomposes each fold's training Gram matrix (primal, when the
+    delayed design has no more columns than rows) or kernel matrix (dual)
+    once, and scores every alpha and target from that decomposition. It runs
+    on himalaya's backends (NumPy, torch on CPU, torch on CUDA); the backend
+    is chosen per call and nothing process-global changes.
+
+    Parameters
+    ----------
+    delays : int or array-like of int, default=4
+        Delays in samples. An int ``n`` means ``1, ..., n``; a sequence is
+        taken as given (negative delays are lags before stimulus onset). The
+        default covers 1.5-8 s after the stimulus at a TR of 1.5-2 s, where
+        the haemodynamic response lies.
+    alphas : array-like of float, default=DEFAULT_ALPHAS
+        Candidate regularisation strengths (``1e-2, 1e-1, ..., 1e8``). Sorted
+        and de-duplicated before use.
+    cv : int, cross-validation generator or iterable, default=5
+        Folds for the alpha search. An int with ``groups`` means that many
+        folds of whole runs (``GroupKFold``; leave-one-run-out, with a
+        warning, when there are fewer runs); an int without ``groups`` means
+        contiguous unshuffled blocks (:class:`brainenc.BlockedKFold`). A
+        splitter receives ``groups``; an iterable of (train, test) pairs is
+        used as given.
+    fit_intercept : bool, default=True
+        Fit an intercept (centre features and targets on the training samples
+        of each fold).
+    standardize : bool, default=False
+        Scale each delayed feature to unit variance on the training samples
+        of each fold (the coefficients are returned in the original units).
+    scoring : {"neg_mean_squared_error", "r2", "pearson_r"}, \
+            default="neg_mean_squared_error"
+        Held-out score that selects each target's alpha, averaged over folds.
+    solver : {"auto", "primal", "dual"}, default="auto"
+        ``"auto"`` takes the primal formulation when the delayed design has no
+        more columns than rows, else the kernel (dual) one. Both give the
+        same answer.
+    backend : {"auto", "numpy", "torch", "torch_cuda"}, default="auto"
+        ``"auto"`` uses CUDA when torch sees a GPU, else torch on the CPU when
+        torch is installed, else NumPy. ``"torch_cuda"`` without a GPU is an
+        error.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the solver.
+    n_targets_batch : int or "auto", default="auto"
+        Targets solved at once; ``"auto"`` sizes batches to about 1 GiB of
+        working memory (at least 1 target).
+    random_state : int, RandomState instance or None, default=None
+        The exact eigen-solver is deterministic; ``random_state`` is accepted
+        for API uniformity with the stochastic estimators of brainenc and is
+        not used.
+    verbose : int, default=0
+        Print progress (folds, elapsed time and ETA) when greater than 0.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_targets, n_features_in_ * n_delays) or \
+            (n_features_in_ * n_delays,)
+        Weights of the delayed features (feature-major: column
+        ``f * n_delays + k`` is feature ``f`` at ``delays_[k]``). 1-D when
+        ``y`` was 1-D.
+    coef_delays_ : ndarray of shape (n_targets, n_features_in_, n_delays)
+        View of ``coef_`` indexed by target, feature and delay (the temporal
+        response function of each target).
+    intercept_ : ndarray of shape (n_targets,) or float
+        Intercept of each target (0 when ``fit_intercept=False``).
+    best_alphas_ : ndarray of shape (n_targets,)
+        Alpha chosen for each target.
+    alphas_ : ndarray of shape (n_alphas,)
+        The sorted alpha grid that was searched.
+    cv_scores_ : ndarray of shape (n_alphas, n_targets)
+        Held-out ``scoring`` of every alpha and target, averaged over folds.
+    delays_ : ndarray of int
+        The delays used, in samples.
+    n_splits_ : int
+        Number of cross-validation folds used.
+    solver_ : str
+        ``"primal"`` or ``"dual"``: the formulation that was used.
+    backend_ : str
+        The backend that ran the fit.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit` (before delaying).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit`, when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    brainenc.Delayer : The delay expansion alone, as a transformer.
+    sklearn.linear_model.RidgeCV : Ridge with leave-one-out alpha selection.
+    himalaya.ridge.RidgeCV : The Gallant lab's ridge with a CV alpha search.
+
+    Notes
+    -----
+    Delayed copies are zero-padded at the start of every run, so predictions
+    of one run depend only on that run's features: pass the same ``groups``
+    to :meth:`predict` as the runs of ``X``.
+
+    Examples
+    --------
+    >>> from brainenc import DelayedRidge, make_encoding_data
+    >>> X, y, groups, truth = make_encoding_data(
+    ...     n_samples=600, n_features=10, n_targets=20, n_runs=4, random_state=0)
+    >>> train, test = groups < 3, groups == 3
+    >>> model = DelayedRidge(delays=4, backend="numpy")
+    >>> model = model.fit(X[train], y[train], groups=groups[train])
+    >>> model.coef_delays_.shape
+    (20, 10, 4)
+    >>> r = model.score(X[test], y[test], groups=groups[test])
+    >>> bool(r > 0.5)
+    True
+    """
+
+    _parameter_constraints = {
+        "delays": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "alphas": ["array-like"],
+        "cv": ["cv_object"],
+        "fit_intercept": ["boolean"],
+        "standardize": ["boolean"],
+        "scoring": [StrOptions(set(SCORINGS))],
+        "solver": [StrOptions({"auto", "primal", "dual"})],
+        "backend": [StrOptions(set(BACKENDS))],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "n_targets_batch": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        delays=4,
+        *,
+        alphas=DEFAULT_ALPHAS,
+        cv=5,
+        fit_intercept=True,
+        standardize=False,
+        scoring="neg_mean_squared_error",
+        solver="auto",
+        backend="auto",
+        dtype="float32",
+        n_targets_batch="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.delays = delays
+        self.alphas = alphas
+        self.cv = cv
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.scoring = scoring
+        self.solver = solver
+        self.backend = backend
+        self.dtype = dtype
+        self.n_targets_batch = n_targets_batch
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, groups=None):
+        """Choose each target's alpha by cross-validation over runs, then refit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Stimulus features, time along axis 0.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Responses (parcels, voxels, channels). NaN is rejected.
+        groups : array-like of shape (n_samples,), default=None
+            Run labels (contiguous runs). Delays never cross a run boundary
+            and cross-validation holds out whole runs. ``None`` means one run.
+
+        Returns
+        -------
+        self : DelayedRidge
+            The fitted estimator.
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            multi_output=True,
+            y_numeric=True,
+            dtype=[np.float64, np.float32],
+        )
+        self.delays_ = check_delays(self.delays)
+        alphas = _check_alphas(self.alphas)
+        groups = check_groups(groups, X.shape[0])
+        Y = y[:, None] if y.ndim == 1 else y
+        folds = self._make_folds(X.shape[0], groups)
+
+        backend = get_backend_module(self.backend)
+        X_delayed = delay_features(
+            X.astype(self.dtype, copy=False), self.delays_, groups
+        )
+        if X_delayed.shape[0] < 2:
+            raise ValueError(
+                f"DelayedRidge needs at least 2 samples, got {X_delayed.shape[0]}."
+            )
+        batch = self._targets_batch(X_delayed.shape, Y.shape[1])
+        progress = _Progress("DelayedRidge", self.verbose)
+        result = solve_ridge_cv(
+            X_delayed,
+            Y,
+            alphas,
+            folds,
+            backend=backend,
+            fit_intercept=self.fit_intercept,
+            standardize=self.standardize,
+            method=self.solver,
+            scoring=self.scoring,
+            n_targets_batch=batch,
+            dtype=self.dtype,
+            progress=progress,
+        )
+        del X_delayed
+
+        coef = result["coef"].T
+        intercept = result["intercept"].astype(self.dtype)
+        if y.ndim == 1:
+            coef, intercept = coef[0], float(intercept[0])
+        self.coef_ = np.ascontiguousarray(coef)
+        self.intercept_ = intercept
+        self.best_alphas_ = result["best_alphas"]
+        self.alphas_ = alphas
+        self.cv_scores_ = result["cv_scores"]
+        self.n_splits_ = len(folds)
+        self.solver_ = result["method"]
+        self.backend_ = backend.name
+        _warn_alphas_on_edge(self.best_alphas_, alphas)
+        return self
+
+    @property
+    def coef_delays_(self):
+        """Coefficients as (n_targets, n_features_in_, n_delays)."""
+        check_is_fitted(self)
+        coef = np.atleast_2d(self.coef_)
+        return coef.reshape(coef.shape[0], self.n_features_in_, self.delays_.size)
+
+    def predict(self, X, groups=None):
+        """Predict responses from features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Stimulus features.
+        groups : array-like of shape (n_samples,), default=None
+            Run labels of ``X`` (delays never cross a run boundary).
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples, n_targets) or (n_samples,)
+            Predicted responses; 1-D when the model was fitted on a 1-D ``y``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X_delayed = delay_features(
+            X.astype(self.coef_.dtype, copy=False), self.delays_, groups
+        )
+        return X_delayed @ self.coef_.T + self.intercept_
+
+    def score(self, X, y, groups=None):
+        """Mean over targets of the Pearson correlation of predictions with ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Stimulus features.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True responses.
+        groups : array-like of shape (n_samples,), default=None
+            Run labels of ``X``.
+
+        Returns
+        -------
+        score : float
+            Mean Pearson r over targets (per-target values come from
+            :func:`brainenc.pearson_r`).
+        """
+        return float(correlation_score(y, self.predict(X, groups=groups)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def _make_folds(self, n_samples, groups):
+        cv = self.cv
+        n_runs = np.unique(groups).size
+        if isinstance(cv, Integral) and n_runs > 1 and cv > n_runs:
+            warnings.warn(
+                f"cv={cv} asks for more folds than the {n_runs} runs in groups; "
+                f"using leave-one-run-out ({n_runs} folds).",
+                UserWarning,
+            )
+            cv = n_runs
+        return check_run_cv(cv, groups if n_runs > 1 else None, n_samples=n_samples)
+
+    def _targets_batch(self, design_shape, n_targets):
+        if self.n_targets_batch != "auto":
+            return min(int(self.n_targets_batch), n_targets)
+        n_samples, n_columns = design_shape
+        itemsize = np.dtype(self.dtype).itemsize
+        # Per target: the batch of y (n_samples), its cross-products and
+        # projections (a few n_columns or n_samples), held-out predictions.
+        per_target = itemsize * (3 * n_samples + 4 * min(n_samples, n_columns))
+        budget = min(_available_memory() // 4, 1 << 30)
+        return int(np.clip(budget // per_target, 1, max(n_targets, 1)))
+
+
+def _check_alphas(alphas):
+    values = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(
+            f"alphas must be a non-empty 1-D array of floats, got {alphas!r}."
+        )
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"alphas must be positive and finite, got {alphas!r}.")
+    return np.unique(values)
+
+
+def _warn_alphas_on_edge(best_alphas, alphas, share=0.2):
+    if alphas.size < 3:
+        return
+    for edge, name, advice in (
+        (alphas[0], "smallest", "smaller"),
+        (alphas[-1], "largest", "larger"),
+    ):
+        n_edge = int(np.sum(best_alphas == edge))
+        if n_edge > share * best_alphas.size:
+            warnings.warn(
+                f"{n_edge} of {best_alphas.size} targets chose the {name} alpha "
+                f"of the grid ({edge:g}); the best alpha may lie outside it. "
+                f"Extend alphas to {advice} values.",
+                UserWarning,
+            )
+
+
+def _available_memory():
+    """Bytes of memory available to this process (a conservative guess)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+class _Progress:
+    """Folds done, elapsed time and ETA on stderr, when verbose."""
+
+    def __init__(self, name, verbose):
+        self.name = name
+        self.verbose = verbose
+        self.start = time.perf_counter()
+
+    def __call__(self, step, n_steps):
+        if not self.verbose:
+            return
+        import sys
+
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / step * (n_steps - step)
+        label = "refit" if step == n_steps else f"fold {step}/{n_steps - 1}"
+        print(
+            f"[{self.name}] {label} done, {elapsed:.1f} s elapsed, ETA {eta:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
