@@ -50,7 +50,7 @@ def check_groups(groups, n_samples, *, name="groups"):
         labels = groups[starts]
         uniq, counts = np.unique(labels, return_counts=True)
         if np.any(counts > 1):
-            bad = uniq[counts > 1][0]
+            bad = uniq[counts > 1][0].item()
             raise ValueError(
                 f"{name} must hold contiguous runs (all samples of a run next to "
                 f"each other, in time order), but run {bad!r} appears in "

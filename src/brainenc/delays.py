@@ -42,9 +42,9 @@ def delay_features(X, delays, groups=None):
     Raises
     ------
     ValueError
-        If a run is not longer than the largest absolute delay (every value of
-        that run's delayed copy would be padding), or ``groups`` is not a
-        valid set of contiguous runs.
+        If a run is shorter than the largest absolute delay (that run's
+        delayed copy would be all padding), or ``groups`` is not a valid set
+        of contiguous runs.
 
     Examples
     --------
@@ -74,10 +74,10 @@ def delay_features(X, delays, groups=None):
     out = np.zeros((n_samples, n_features, delays.size), dtype=X.dtype)
     for run in run_slices(groups):
         length = run.stop - run.start
-        if length <= max_lag:
-            label = groups[run.start]
+        if length < max_lag:
+            label = groups[run.start].item()
             raise ValueError(
-                f"Every run must be longer than the largest delay: run "
+                f"Every run must be at least as long as the largest delay: run "
                 f"{label!r} has {length} sample{'s' if length != 1 else ''} "
                 f"but delays reach {max_lag} samples. Use fewer delays, or "
                 f"merge or drop the short run."

@@ -289,10 +289,11 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        X_delayed = delay_features(
-            X.astype(self.coef_.dtype, copy=False), self.delays_, groups
-        )
-        return X_delayed @ self.coef_.T + self.intercept_
+        # Computed in the precision of X (float64 input gives float64 output).
+        dtype = np.result_type(X.dtype, self.coef_.dtype)
+        X_delayed = delay_features(X.astype(dtype, copy=False), self.delays_, groups)
+        coef = self.coef_.astype(dtype, copy=False)
+        return X_delayed @ coef.T + np.asarray(self.intercept_, dtype=dtype)
 
     def score(self, X, y, groups=None):
         """Mean over targets of the Pearson correlation of predictions with ``y``.

@@ -1,0 +1,357 @@
+import importlib.util
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from brainenc import (
+    BlockedKFold,
+    DelayedRidge,
+    delay_features,
+    make_encoding_data,
+    pearson_r,
+)
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+ALPHAS = np.logspace(-2, 6, 9)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_encoding_data(
+        n_samples=900, n_features=12, n_targets=60, n_runs=6, snr=1.0, random_state=0
+    )
+
+
+def _closed_form(Xd, y, alpha, fit_intercept):
+    if fit_intercept:
+        x_mean, y_mean = Xd.mean(0), y.mean(0)
+        Xd, y = Xd - x_mean, y - y_mean
+    coef = np.linalg.solve(Xd.T @ Xd + alpha * np.eye(Xd.shape[1]), Xd.T @ y)
+    intercept = y_mean - x_mean @ coef if fit_intercept else np.zeros(y.shape[1])
+    return coef.T, intercept
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matches_himalaya_ridgecv_on_per_run_delays(data, fit_intercept, dtype):
+    from himalaya.ridge import RidgeCV
+
+    X, y, groups, _ = data
+    folds = list(GroupKFold(n_splits=5).split(X, y, groups))
+    Xd = delay_features(X, [1, 2, 3], groups)
+    ref = RidgeCV(alphas=ALPHAS, cv=folds, fit_intercept=fit_intercept).fit(Xd, y)
+    model = DelayedRidge(
+        delays=[1, 2, 3],
+        alphas=ALPHAS,
+        cv=GroupKFold(n_splits=5),
+        fit_intercept=fit_intercept,
+        backend="numpy",
+        dtype=dtype,
+    ).fit(X, y, groups=groups)
+    same = np.isclose(model.best_alphas_, ref.best_alphas_, rtol=1e-4)
+    assert same.mean() >= 0.95
+    r = np.corrcoef(model.predict(X, groups=groups).ravel(), ref.predict(Xd).ravel())
+    assert r[0, 1] > 0.999
+    if dtype == "float64":
+        assert same.all()
+        np.testing.assert_allclose(model.coef_, ref.coef_.T, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("solver", ["primal", "dual"])
+def test_single_alpha_equals_closed_form(data, fit_intercept, solver):
+    X, y, groups, _ = data
+    X, y, groups = X[:300], y[:, :5][:300], groups[:300]
+    Xd = delay_features(X, 3, groups)
+    coef, intercept = _closed_form(Xd, y, 10.0, fit_intercept)
+    model = DelayedRidge(
+        delays=3,
+        alphas=[10.0],
+        cv=2,
+        fit_intercept=fit_intercept,
+        solver=solver,
+        backend="numpy",
+        dtype="float64",
+    ).fit(X, y, groups=groups)
+    np.testing.assert_allclose(model.coef_, coef, rtol=1e-4)
+    np.testing.assert_allclose(model.intercept_, intercept, rtol=1e-4, atol=1e-10)
+    np.testing.assert_allclose(
+        model.predict(X, groups=groups), Xd @ coef.T + intercept, rtol=1e-6, atol=1e-9
+    )
+
+
+def test_dual_solver_used_when_delayed_design_is_wide():
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((60, 30)), rng.standard_normal((60, 4))
+    groups = np.repeat([0, 1, 2], 20)
+    coef, intercept = _closed_form(delay_features(X, 4, groups), y, 3.0, True)
+    model = DelayedRidge(alphas=[3.0], cv=3, backend="numpy", dtype="float64")
+    model.fit(X, y, groups=groups)
+    assert model.solver_ == "dual"  # 120 delayed columns > 60 samples
+    np.testing.assert_allclose(model.coef_, coef, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(model.intercept_, intercept, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+@pytest.mark.parametrize("solver", ["primal", "dual"])
+@pytest.mark.parametrize("scoring", ["neg_mean_squared_error", "r2", "pearson_r"])
+def test_cv_scores_equal_sklearn_fitted_on_training_runs_only(
+    data, standardize, solver, scoring
+):
+    # Centering/scaling estimated on the training runs of each fold only:
+    # scikit-learn's Ridge (after a StandardScaler fitted on the training
+    # runs) gives the same held-out score for every alpha and target.
+    X, y, groups, _ = data
+    X, y, groups = X[:450], y[:450, :6], groups[:450]
+    X = X * np.arange(1, 13) + 3.0  # features of different scales and offsets
+    alphas = [0.1, 10.0, 1000.0, 1e5]
+    folds = list(GroupKFold(n_splits=3).split(X, y, groups))
+    Xd = delay_features(X, 2, groups)
+    expected = np.zeros((len(alphas), y.shape[1]))
+    for train, test in folds:
+        for i, alpha in enumerate(alphas):
+            steps = [StandardScaler()] if standardize else []
+            ref = make_pipeline(*steps, Ridge(alpha=alpha)).fit(Xd[train], y[train])
+            pred = ref.predict(Xd[test])
+            if scoring == "neg_mean_squared_error":
+                score = -((y[test] - pred) ** 2).mean(0)
+            elif scoring == "r2":
+                score = r2_score(y[test], pred, multioutput="raw_values")
+            else:
+                score = pearson_r(y[test], pred)
+            expected[i] += score / len(folds)
+    model = DelayedRidge(
+        delays=2,
+        alphas=alphas,
+        cv=folds,
+        standardize=standardize,
+        scoring=scoring,
+        solver=solver,
+        backend="numpy",
+        dtype="float64",
+    ).fit(X, y, groups=groups)
+    np.testing.assert_allclose(model.cv_scores_, expected, rtol=1e-6, atol=1e-10)
+    np.testing.assert_array_equal(
+        model.best_alphas_, np.asarray(alphas)[expected.argmax(0)]
+    )
+
+
+def test_standardized_refit_equals_scaler_then_ridge(data):
+    X, y, groups, _ = data
+    X = X * np.arange(1, 13) - 2.0
+    Xd = delay_features(X, 2, groups)
+    ref = make_pipeline(StandardScaler(), Ridge(alpha=50.0)).fit(Xd, y)
+    model = DelayedRidge(
+        delays=2, alphas=[50.0], standardize=True, backend="numpy", dtype="float64"
+    ).fit(X, y, groups=groups)
+    np.testing.assert_allclose(
+        model.predict(X, groups=groups), ref.predict(Xd), rtol=1e-7, atol=1e-9
+    )
+
+
+def test_changing_one_run_changes_no_prediction_in_another(data):
+    X, y, groups, _ = data
+    model = DelayedRidge(backend="numpy").fit(X, y, groups=groups)
+    before = model.predict(X, groups=groups)
+    X_changed = X.copy()
+    X_changed[groups == 2] = np.random.default_rng(5).standard_normal(
+        ((groups == 2).sum(), X.shape[1])
+    )
+    after = model.predict(X_changed, groups=groups)
+    np.testing.assert_array_equal(after[groups != 2], before[groups != 2])
+    assert not np.allclose(after[groups == 2], before[groups == 2])
+
+
+def test_recovers_ground_truth_at_snr_one():
+    X, y, groups, truth = make_encoding_data(
+        n_samples=2400, n_features=20, n_targets=100, n_runs=8, snr=1.0, random_state=1
+    )
+    train, test = groups < 6, groups >= 6
+    model = DelayedRidge(delays=truth.delays, backend="numpy")
+    model.fit(X[train], y[train], groups=groups[train])
+    r = pearson_r(y[test], model.predict(X[test], groups=groups[test]))
+    ceiling = pearson_r(y[test], truth.y_clean[test])
+    assert r.mean() >= 0.9 * ceiling.mean()
+    # the delay profile (TRF) of each target is recovered
+    shape = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(
+        model.coef_delays_, truth.coef, strict=True)]
+    assert np.median(shape) > 0.9
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+@pytest.mark.parametrize("solver", ["primal", "dual"])
+def test_torch_backend_equals_numpy(data, solver):
+    from himalaya.backend import get_backend
+
+    X, y, groups, _ = data
+    before = get_backend().name
+    kwargs = dict(alphas=ALPHAS, solver=solver)
+    ref = DelayedRidge(backend="numpy", **kwargs).fit(X, y, groups=groups)
+    model = DelayedRidge(backend="torch", **kwargs).fit(X, y, groups=groups)
+    assert get_backend().name == before  # nothing process-global changed
+    assert model.backend_ == "torch"
+    for name in ("coef_", "intercept_", "best_alphas_", "cv_scores_"):
+        assert type(getattr(model, name)) is np.ndarray, name
+    pred = model.predict(X, groups=groups)
+    assert type(pred) is np.ndarray
+    r = np.corrcoef(pred.ravel(), ref.predict(X, groups=groups).ravel())[0, 1]
+    assert r > 0.9999
+    assert np.isclose(model.best_alphas_, ref.best_alphas_).mean() >= 0.95
+
+
+def test_torch_cuda_without_gpu_is_a_clear_error(data):
+    if HAS_TORCH:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is present")
+    X, y, groups, _ = data
+    model = DelayedRidge(backend="torch_cuda")
+    error = ValueError if HAS_TORCH else ImportError
+    with pytest.raises(error, match="backend='torch_cuda'"):
+        model.fit(X, y, groups=groups)
+
+
+def test_target_batches_give_the_same_answer(data):
+    X, y, groups, _ = data
+    kwargs = dict(alphas=ALPHAS, backend="numpy", dtype="float64")
+    ref = DelayedRidge(**kwargs).fit(X, y, groups=groups)
+    for solver in ("primal", "dual"):
+        model = DelayedRidge(n_targets_batch=7, solver=solver, **kwargs)
+        model.fit(X, y, groups=groups)
+        np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-6, atol=1e-10)
+        np.testing.assert_allclose(model.cv_scores_, ref.cv_scores_, rtol=1e-6)
+
+
+def test_fitted_attributes_shapes_and_one_dimensional_y(data):
+    X, y, groups, _ = data
+    model = DelayedRidge(delays=[-1, 0, 2], backend="numpy").fit(X, y, groups=groups)
+    assert model.coef_.shape == (60, 12 * 3)
+    assert model.coef_delays_.shape == (60, 12, 3)
+    np.testing.assert_array_equal(model.coef_delays_[4, 2], model.coef_[4, 6:9])
+    assert model.cv_scores_.shape == (len(model.alphas_), 60)
+    assert model.intercept_.shape == model.best_alphas_.shape == (60,)
+    np.testing.assert_array_equal(model.delays_, [-1, 0, 2])
+    assert model.n_features_in_ == 12 and model.n_splits_ == 5
+
+    single = DelayedRidge(delays=[-1, 0, 2], backend="numpy").fit(
+        X, y[:, 4], groups=groups
+    )
+    assert single.coef_.shape == (36,) and isinstance(single.intercept_, float)
+    assert single.predict(X, groups=groups).shape == (900,)
+    np.testing.assert_allclose(single.coef_, model.coef_[4], rtol=1e-5, atol=1e-7)
+
+
+def test_inputs_are_not_modified(data):
+    X, y, groups, _ = data
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    copies = [a.copy() for a in (X, y, groups, X32, y32)]
+    DelayedRidge(backend="numpy", standardize=True).fit(X, y, groups=groups)
+    DelayedRidge(backend="numpy", solver="dual").fit(X32, y32, groups=groups)
+    for before, after in zip(copies, (X, y, groups, X32, y32), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_int_cv_without_groups_uses_contiguous_blocks(data):
+    X, y, _, _ = data
+    a = DelayedRidge(cv=4, backend="numpy").fit(X, y)
+    b = DelayedRidge(cv=BlockedKFold(4), backend="numpy").fit(X, y)
+    np.testing.assert_array_equal(a.cv_scores_, b.cv_scores_)
+    assert a.n_splits_ == 4
+
+
+def test_fewer_runs_than_folds_falls_back_to_leave_one_run_out(data):
+    X, y, groups, _ = data
+    keep = groups < 3
+    with pytest.warns(UserWarning, match="using leave-one-run-out \\(3 folds\\)"):
+        model = DelayedRidge(cv=5, backend="numpy").fit(
+            X[keep], y[keep], groups=groups[keep]
+        )
+    assert model.n_splits_ == 3
+
+
+def test_warns_when_alphas_sit_on_the_grid_edge(data):
+    X, y, groups, _ = data
+    with pytest.warns(UserWarning, match="targets chose the smallest alpha"):
+        DelayedRidge(alphas=[1e6, 1e7, 1e8], backend="numpy").fit(X, y, groups=groups)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DelayedRidge(alphas=ALPHAS, backend="numpy").fit(X, y, groups=groups)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"alphas": [1.0, -1.0]}, ValueError, "alphas must be positive"),
+        ({"backend": "jax"}, ValueError, "'backend' parameter"),
+        ({"solver": "svd"}, ValueError, "'solver' parameter"),
+        ({"delays": 0}, ValueError, "'delays' parameter"),
+        ({"cv": 1}, ValueError, "n_splits"),
+    ],
+)
+def test_bad_parameters(data, params, error, match):
+    X, y, groups, _ = data
+    with pytest.raises(error, match=match):
+        DelayedRidge(**params).fit(X, y, groups=groups)
+
+
+def test_bad_data(data):
+    X, y, groups, _ = data
+    y_nan = y.copy()
+    y_nan[3, 2] = np.nan
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        DelayedRidge().fit(X, y_nan, groups=groups)
+    with pytest.raises(ValueError, match="X has 900 samples but groups has 899"):
+        DelayedRidge().fit(X, y, groups=groups[1:])
+    model = DelayedRidge(backend="numpy").fit(X, y, groups=groups)
+    with pytest.raises(ValueError, match="X has 5 features, but DelayedRidge is"):
+        model.predict(X[:, :5])
+    with pytest.raises(ValueError, match="run 1 has 3 samples but delays reach 4"):
+        model.predict(X[:7], groups=[0, 0, 0, 0, 1, 1, 1])
+
+
+def test_groups_reach_fit_through_pipeline_routing(data):
+    X, y, groups, _ = data
+    expected = DelayedRidge(backend="numpy").fit(
+        StandardScaler().fit_transform(X), y, groups=groups
+    )
+    without_groups = DelayedRidge(backend="numpy").fit(
+        StandardScaler().fit_transform(X), y
+    )
+    with sklearn.config_context(enable_metadata_routing=True):
+        ridge = DelayedRidge(backend="numpy")
+        ridge.set_fit_request(groups=True).set_predict_request(groups=True)
+        pipe = make_pipeline(StandardScaler(), ridge).fit(X, y, groups=groups)
+        pred = pipe.predict(X, groups=groups)
+    np.testing.assert_allclose(pipe[-1].coef_, expected.coef_, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(without_groups.coef_, expected.coef_)
+    np.testing.assert_allclose(pred, expected.predict(
+        StandardScaler().fit_transform(X), groups=groups), rtol=1e-5, atol=1e-6)
+
+
+def test_groups_reach_fit_and_score_through_gridsearchcv(data):
+    X, y, groups, _ = data
+    y = y[:, :10]
+    outer = GroupKFold(n_splits=3)
+    with sklearn.config_context(enable_metadata_routing=True):
+        ridge = DelayedRidge(alphas=ALPHAS, cv=2, backend="numpy")
+        ridge.set_fit_request(groups=True).set_score_request(groups=True)
+        search = GridSearchCV(ridge, {"delays": [1, 4]}, cv=outer)
+        search.fit(X, y, groups=groups)
+    for i, delays in enumerate(search.cv_results_["param_delays"]):
+        manual = []
+        for train, test in outer.split(X, y, groups):
+            model = DelayedRidge(delays=delays, alphas=ALPHAS, cv=2, backend="numpy")
+            model.fit(X[train], y[train], groups=groups[train])
+            manual.append(model.score(X[test], y[test], groups=groups[test]))
+        np.testing.assert_allclose(
+            search.cv_results_["mean_test_score"][i], np.mean(manual), rtol=1e-6
+        )
+    assert search.best_params_ == {"delays": 4}
