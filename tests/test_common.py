@@ -9,12 +9,11 @@ as xfails in the report; nothing is skipped silently.
 import inspect
 
 import numpy as np
-import pytest
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import brainenc
-from brainenc import Delayer, DelayedRidge
+from brainenc import DelayedRidge, Delayer
 
 # Fast, deterministic settings for each public estimator.
 INSTANCES = {
@@ -31,15 +30,11 @@ _TIME_LAGGED = (
 EXPECTED_FAILED_CHECKS = {
     DelayedRidge: {
         "check_methods_subset_invariance": _TIME_LAGGED.format("subset"),
-        "check_methods_sample_order_invariance": _TIME_LAGGED.format(
-            "permutation"
-        ),
+        "check_methods_sample_order_invariance": _TIME_LAGGED.format("permutation"),
     },
     Delayer: {
         "check_methods_subset_invariance": _TIME_LAGGED.format("subset"),
-        "check_methods_sample_order_invariance": _TIME_LAGGED.format(
-            "permutation"
-        ),
+        "check_methods_sample_order_invariance": _TIME_LAGGED.format("permutation"),
     },
 }
 

@@ -20,9 +20,7 @@ def _reference_delays(X, delays, groups):
     return out.reshape(n_samples, -1)
 
 
-@pytest.mark.parametrize(
-    "delays", [[1, 2, 3], [0], [-2, -1, 0, 1, 2], [3, -1], [-3]]
-)
+@pytest.mark.parametrize("delays", [[1, 2, 3], [0], [-2, -1, 0, 1, 2], [3, -1], [-3]])
 def test_delay_features_matches_definition(delays):
     rng = np.random.default_rng(0)
     groups = np.repeat([5, 1, 7], [9, 6, 11])
@@ -112,7 +110,8 @@ def test_delays_from_times_follows_mne_convention():
     X = np.zeros((10, 1))
     X[2] = 1
     out = delay_features(X, delays_from_times(0.1, 0.1, 10.0))
-    assert out[3, 0] == 1 and out.sum() == 1
+    assert out[3, 0] == 1
+    assert out.sum() == 1
     with pytest.raises(ValueError, match="tmin must be <= tmax"):
         delays_from_times(1.0, 0.5, 10.0)
     with pytest.raises(ValueError, match="sfreq must be positive"):
@@ -141,9 +140,9 @@ def test_delayer_receives_groups_through_pipeline_routing():
     with sklearn.config_context(enable_metadata_routing=True):
         pipe = make_pipeline(
             FunctionTransformer(),
-            Delayer(delays=[1]).set_fit_request(groups=True).set_transform_request(
-                groups=True
-            ),
+            Delayer(delays=[1])
+            .set_fit_request(groups=True)
+            .set_transform_request(groups=True),
         )
         out = pipe.fit(X).transform(X, groups=groups)
     assert out[10, 0] == 0  # zero-padded at the start of run 1

@@ -180,8 +180,10 @@ def test_recovers_ground_truth_at_snr_one():
     ceiling = pearson_r(y[test], truth.y_clean[test])
     assert r.mean() >= 0.9 * ceiling.mean()
     # the delay profile (TRF) of each target is recovered
-    shape = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(
-        model.coef_delays_, truth.coef, strict=True)]
+    shape = [
+        np.corrcoef(a.ravel(), b.ravel())[0, 1]
+        for a, b in zip(model.coef_delays_, truth.coef, strict=True)
+    ]
     assert np.median(shape) > 0.9
 
 
@@ -192,7 +194,7 @@ def test_torch_backend_equals_numpy(data, solver):
 
     X, y, groups, _ = data
     before = get_backend().name
-    kwargs = dict(alphas=ALPHAS, solver=solver)
+    kwargs = {"alphas": ALPHAS, "solver": solver}
     ref = DelayedRidge(backend="numpy", **kwargs).fit(X, y, groups=groups)
     model = DelayedRidge(backend="torch", **kwargs).fit(X, y, groups=groups)
     assert get_backend().name == before  # nothing process-global changed
@@ -221,7 +223,7 @@ def test_torch_cuda_without_gpu_is_a_clear_error(data):
 
 def test_target_batches_give_the_same_answer(data):
     X, y, groups, _ = data
-    kwargs = dict(alphas=ALPHAS, backend="numpy", dtype="float64")
+    kwargs = {"alphas": ALPHAS, "backend": "numpy", "dtype": "float64"}
     ref = DelayedRidge(**kwargs).fit(X, y, groups=groups)
     for solver in ("primal", "dual"):
         model = DelayedRidge(n_targets_batch=7, solver=solver, **kwargs)
@@ -239,12 +241,14 @@ def test_fitted_attributes_shapes_and_one_dimensional_y(data):
     assert model.cv_scores_.shape == (len(model.alphas_), 60)
     assert model.intercept_.shape == model.best_alphas_.shape == (60,)
     np.testing.assert_array_equal(model.delays_, [-1, 0, 2])
-    assert model.n_features_in_ == 12 and model.n_splits_ == 5
+    assert model.n_features_in_ == 12
+    assert model.n_splits_ == 5
 
     single = DelayedRidge(delays=[-1, 0, 2], backend="numpy").fit(
         X, y[:, 4], groups=groups
     )
-    assert single.coef_.shape == (36,) and isinstance(single.intercept_, float)
+    assert single.coef_.shape == (36,)
+    assert isinstance(single.intercept_, float)
     assert single.predict(X, groups=groups).shape == (900,)
     np.testing.assert_allclose(single.coef_, model.coef_[4], rtol=1e-5, atol=1e-7)
 
@@ -284,6 +288,9 @@ def test_warns_when_alphas_sit_on_the_grid_edge(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         DelayedRidge(alphas=ALPHAS, backend="numpy").fit(X, y, groups=groups)
+        # constant targets have no best alpha and do not count
+        y_const = np.column_stack([y, np.ones((y.shape[0], y.shape[1]))])
+        DelayedRidge(alphas=ALPHAS, backend="numpy").fit(X, y_const, groups=groups)
 
 
 @pytest.mark.parametrize(
@@ -308,6 +315,10 @@ def test_bad_data(data):
     y_nan[3, 2] = np.nan
     with pytest.raises(ValueError, match="Input y contains NaN"):
         DelayedRidge().fit(X, y_nan, groups=groups)
+    with pytest.raises(
+        ValueError, match=r"y must have at least one target .*\(900, 0\)"
+    ):
+        DelayedRidge().fit(X, y[:, :0], groups=groups)
     with pytest.raises(ValueError, match="X has 900 samples but groups has 899"):
         DelayedRidge().fit(X, y, groups=groups[1:])
     model = DelayedRidge(backend="numpy").fit(X, y, groups=groups)
@@ -332,8 +343,12 @@ def test_groups_reach_fit_through_pipeline_routing(data):
         pred = pipe.predict(X, groups=groups)
     np.testing.assert_allclose(pipe[-1].coef_, expected.coef_, rtol=1e-5, atol=1e-7)
     assert not np.allclose(without_groups.coef_, expected.coef_)
-    np.testing.assert_allclose(pred, expected.predict(
-        StandardScaler().fit_transform(X), groups=groups), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        pred,
+        expected.predict(StandardScaler().fit_transform(X), groups=groups),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_groups_reach_fit_and_score_through_gridsearchcv(data):

@@ -115,8 +115,12 @@ def solve_ridge_cv(
     if method == "primal":
         gram = Xb.T @ Xb
         col_sum = Xb.sum(0)
-        XtY = [Xb.T @ get_targets(batch) for batch in batches]
-        y_sum = [get_targets(batch).sum(0) for batch in batches]
+        XtY, y_sum = [], []
+        for batch in batches:
+            Y_batch = get_targets(batch)
+            XtY.append(Xb.T @ Y_batch)
+            y_sum.append(Y_batch.sum(0))
+            del Y_batch
 
     for i_fold, (train, test) in enumerate(folds):
         test_b = B.asarray(np.asarray(test, dtype=np.int64), dtype="int64")

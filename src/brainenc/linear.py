@@ -210,6 +210,10 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         self : DelayedRidge
             The fitted estimator.
         """
+        if np.ndim(y) == 2 and np.shape(y)[1] == 0:
+            raise ValueError(
+                f"y must have at least one target (column), got shape {np.shape(y)}."
+            )
         X, y = validate_data(
             self,
             X,
@@ -262,7 +266,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         self.n_splits_ = len(folds)
         self.solver_ = result["method"]
         self.backend_ = backend.name
-        _warn_alphas_on_edge(self.best_alphas_, alphas)
+        _warn_alphas_on_edge(self.best_alphas_, alphas, self.cv_scores_)
         return self
 
     @property
@@ -356,8 +360,11 @@ def _check_alphas(alphas):
     return np.unique(values)
 
 
-def _warn_alphas_on_edge(best_alphas, alphas, share=0.2):
-    if alphas.size < 3:
+def _warn_alphas_on_edge(best_alphas, alphas, cv_scores, share=0.2):
+    # Targets whose score does not depend on alpha (constant targets) have no
+    # best alpha: leave them out of the count.
+    best_alphas = best_alphas[np.ptp(cv_scores, axis=0) > 0]
+    if alphas.size < 3 or best_alphas.size == 0:
         return
     for edge, name, advice in (
         (alphas[0], "smallest", "smaller"),
