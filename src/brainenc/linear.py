@@ -210,9 +210,10 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         self : DelayedRidge
             The fitted estimator.
         """
-        if np.ndim(y) == 2 and np.shape(y)[1] == 0:
+        y_shape = getattr(y, "shape", ())
+        if len(y_shape) == 2 and y_shape[1] == 0:
             raise ValueError(
-                f"y must have at least one target (column), got shape {np.shape(y)}."
+                f"y must have at least one target (column), got shape {y_shape}."
             )
         X, y = validate_data(
             self,

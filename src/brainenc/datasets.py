@@ -1,0 +1,343 @@
+"""Synthetic encoding data with a known ground truth.
+
+The generator draws smooth stimulus features, splits them into runs, and builds
+responses from an HRF-shaped finite impulse response over delayed copies of the
+features, with Gaussian noise at a chosen signal-to-noise ratio. Because the
+noise-free responses are known, so is the noise ceiling: the best Pearson r any
+model can reach.
+"""
+
+import numbers
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.signal import lfilter
+from scipy.stats import gamma
+from sklearn.utils import Bunch, check_random_state
+
+from ._validation import check_delays
+from .delays import delay_features
+
+__all__ = ["make_encoding_data", "spm_hrf"]
+
+
+def make_encoding_data(
+    n_samples=1200,
+    n_features=20,
+    n_targets=50,
+    *,
+    n_runs=4,
+    delays=4,
+    tr=2.0,
+    snr=1.0,
+    feature_autocorrelation=0.5,
+    hrf_jitter=0.5,
+    random_state=None,
+):
+    """Generate stimulus features and responses from a known delayed linear model.
+
+    The features ``X`` are, within every run, independent first-order
+    autoregressive (AR(1)) Gaussian processes with lag-one autocorrelation
+    ``feature_autocorrelation`` (smooth in time, as real stimulus embeddings
+    are), standardised to zero mean and unit variance over all samples. Runs are
+    contiguous blocks of near-equal length (they differ by at most one sample)
+    and are drawn independently of each other.
+
+    The true weight of feature ``f`` at delay ``delays[k]`` for target ``t`` is
+    ``amplitude[t, f] * hrf[t, k]``: a Gaussian amplitude per target and feature
+    times a delay profile shared by the features of a target. The profile is the
+    canonical double-gamma HRF (see :func:`spm_hrf`, peak near 5 s, undershoot
+    near 15.7 s, scaled to a peak of 1), stretched in time per target so that its
+    peak latency is ``5 s + N(0, hrf_jitter**2)`` (clipped to about [2.5, 10] s,
+    half and twice the canonical peak; the onset stays at 0 s), evaluated at
+    ``delays * tr`` seconds. It is causal: 0 at zero and negative times.
+
+    The noise-free responses are ``delay_features(X, delays, groups) @ W`` with
+    ``W = coef.reshape(n_targets, -1).T``, so a :class:`~brainenc.DelayedRidge`
+    with the same ``delays`` can represent them exactly, and no value crosses a
+    run boundary. Gaussian noise is added and rescaled per target so that, in
+    sample, ``var(y_clean) / var(noise) == snr`` exactly.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    n_samples : int, default=1200
+        Number of time samples (TRs for fMRI), all runs together.
+    n_features : int, default=20
+        Number of stimulus features.
+    n_targets : int, default=50
+        Number of response targets (voxels, parcels or channels).
+    n_runs : int, default=4
+        Number of runs. Must not exceed ``n_samples``, and every run must be
+        longer than the largest absolute delay.
+    delays : int or array-like of int, default=4
+        Delays in samples. An int ``n`` means ``1, ..., n``; a sequence is taken
+        as given (negative delays are allowed and get a weight of 0, as the HRF
+        is causal).
+    tr : float, default=2.0
+        Sampling interval in seconds (the repetition time for fMRI); sets where
+        the HRF is sampled.
+    snr : float, default=1.0
+        Signal-to-noise variance ratio per target, > 0. ``np.inf`` gives
+        noise-free responses.
+    feature_autocorrelation : float, default=0.5
+        Lag-one autocorrelation of the features, in [0, 1).
+    hrf_jitter : float, default=0.5
+        Standard deviation in seconds of the per-target peak latency of the HRF
+        around the canonical ~5 s (the HRF is stretched in time, its onset stays
+        at 0 s); 0 gives every target the canonical HRF.
+    random_state : int, RandomState instance or None, default=None
+        Seed of every random draw. The same seed gives the same output; numpy's
+        global random state is never used.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        Stimulus features, float64.
+    y : ndarray of shape (n_samples, n_targets)
+        Noisy responses, float64.
+    groups : ndarray of shape (n_samples,)
+        Run labels ``0, ..., n_runs - 1``, in contiguous blocks.
+    truth : :class:`~sklearn.utils.Bunch`
+        The ground truth, with attributes:
+
+        - ``coef``: ndarray of shape (n_targets, n_features, n_delays), the
+          true weights (``amplitude[:, :, None] * hrf[:, None, :]``);
+        - ``amplitude``: ndarray of shape (n_targets, n_features);
+        - ``hrf``: ndarray of shape (n_targets, n_delays), the delay profile of
+          every target;
+        - ``hrf_peak_time``: ndarray of shape (n_targets,), the time in seconds
+          where each target's continuous HRF peaks (its latency);
+        - ``delays``: ndarray of int, the delays in samples;
+        - ``tr``, ``snr``: the arguments;
+        - ``y_clean``: ndarray of shape (n_samples, n_targets), the noise-free
+          responses;
+        - ``noise``: ndarray of shape (n_samples, n_targets), ``y - y_clean``;
+        - ``noise_ceiling``: ndarray of shape (n_targets,), the Pearson r
+          between ``y`` and ``y_clean`` per target, the best score any model
+          can reach on these samples;
+        - ``expected_noise_ceiling``: float, ``sqrt(snr / (1 + snr))``, the
+          value ``noise_ceiling`` approaches as ``n_samples`` grows.
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of range (the message names it), or if no delay
+        reaches the HRF (for example ``delays=[0]``), which would give constant
+        responses.
+
+    See Also
+    --------
+    spm_hrf : The canonical HRF used for the delay profile.
+    brainenc.delays.delay_features : The run-aware delay expansion.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainenc.datasets import make_encoding_data
+    >>> X, y, groups, truth = make_encoding_data(
+    ...     n_samples=400, n_features=5, n_targets=3, n_runs=2, random_state=0
+    ... )
+    >>> X.shape, y.shape, groups.shape
+    ((400, 5), (400, 3), (400,))
+    >>> np.unique(groups).tolist()
+    [0, 1]
+    >>> truth.coef.shape
+    (3, 5, 4)
+    >>> snr = truth.y_clean.var(axis=0) / truth.noise.var(axis=0)
+    >>> np.round(snr, 6).tolist()
+    [1.0, 1.0, 1.0]
+    >>> round(truth.expected_noise_ceiling, 3)
+    0.707
+    """
+    n_samples = _check_int(n_samples, "n_samples", 1)
+    n_features = _check_int(n_features, "n_features", 1)
+    n_targets = _check_int(n_targets, "n_targets", 1)
+    n_runs = _check_int(n_runs, "n_runs", 1)
+    if n_runs > n_samples:
+        raise ValueError(
+            f"n_runs must not exceed n_samples (every run needs samples), got "
+            f"n_runs={n_runs} and n_samples={n_samples}."
+        )
+    delays = check_delays(delays)
+    tr = _check_real(tr, "tr", "> 0", lambda v: 0 < v < np.inf)
+    snr = _check_real(snr, "snr", "> 0 (np.inf for no noise)", lambda v: v > 0)
+    rho = _check_real(
+        feature_autocorrelation,
+        "feature_autocorrelation",
+        "in [0, 1)",
+        lambda v: 0 <= v < 1,
+    )
+    hrf_jitter = _check_real(
+        hrf_jitter, "hrf_jitter", ">= 0 (seconds)", lambda v: 0 <= v < np.inf
+    )
+    min_run = n_samples // n_runs
+    max_lag = int(np.max(np.abs(delays)))
+    if min_run <= max_lag:
+        raise ValueError(
+            f"every run must be longer than the largest delay: n_samples="
+            f"{n_samples} split into n_runs={n_runs} gives runs of {min_run} "
+            f"samples, but delays reach {max_lag} samples. Use fewer runs, more "
+            f"samples or shorter delays."
+        )
+    rng = check_random_state(random_state)
+
+    # Runs: contiguous, near-equal lengths (the first n_samples % n_runs runs
+    # hold one sample more).
+    lengths = np.full(n_runs, n_samples // n_runs)
+    lengths[: n_samples % n_runs] += 1
+    groups = np.repeat(np.arange(n_runs), lengths)
+
+    # Features: independent stationary AR(1) processes per run and column.
+    X = _ar1_features(rng, lengths, n_features, rho)
+
+    # Delay profile: canonical HRF, shifted per target, at delays * tr seconds.
+    # Per-target jitter stretches the time axis, so the onset stays at 0 s and
+    # the peak moves to peak_time (the undershoot moves with it).
+    canonical_peak = _spm_hrf_peak_time()
+    peak_time = np.clip(
+        canonical_peak + rng.normal(0.0, hrf_jitter, size=n_targets),
+        canonical_peak / 2,
+        canonical_peak * 2,
+    )
+    stretch = canonical_peak / peak_time
+    hrf = spm_hrf(delays[None, :] * tr * stretch[:, None], normalize=True)
+    if np.any(np.max(np.abs(hrf), axis=1) < 1e-3):
+        raise ValueError(
+            f"the delays (in seconds: {(delays * tr).tolist()}) miss the HRF, "
+            f"which is near 0 before 0.5 s and after 30 s, so some targets "
+            f"would get no signal. Use positive delays covering about 2-10 s "
+            f"(tr={tr})."
+        )
+    amplitude = rng.standard_normal((n_targets, n_features))
+    coef = amplitude[:, :, None] * hrf[:, None, :]
+
+    y_clean = delay_features(X, delays, groups) @ coef.reshape(n_targets, -1).T
+
+    noise = rng.standard_normal((n_samples, n_targets))
+    if np.isinf(snr):
+        noise[:] = 0.0
+    else:
+        noise_var = noise.var(axis=0)
+        signal_var = y_clean.var(axis=0)
+        if np.any(signal_var <= 0) or np.any(noise_var <= 0):
+            raise ValueError(
+                "cannot set the snr of a target whose signal or noise is "
+                f"constant; use more samples (n_samples={n_samples})."
+            )
+        noise *= np.sqrt(signal_var / (snr * noise_var))
+    y = y_clean + noise
+
+    truth = Bunch(
+        coef=coef,
+        amplitude=amplitude,
+        hrf=hrf,
+        hrf_peak_time=peak_time,
+        delays=delays,
+        tr=tr,
+        snr=snr,
+        y_clean=y_clean,
+        noise=noise,
+        noise_ceiling=_pearson_r(y, y_clean),
+        expected_noise_ceiling=float(np.sqrt(1.0 / (1.0 + 1.0 / snr))),
+    )
+    return X, y, groups, truth
+
+
+def spm_hrf(t, *, normalize=False):
+    """Canonical double-gamma haemodynamic response function (SPM's).
+
+    ``h(t) = g(t; 6) - g(t; 16) / 6`` where ``g(t; a)`` is the gamma density of
+    shape ``a`` and unit scale, with ``t`` in seconds: a peak near 5 s and an
+    undershoot near 15.7 s. The function is 0 for ``t <= 0``.
+
+    Parameters
+    ----------
+    t : float or array-like
+        Time in seconds.
+    normalize : bool, default=False
+        If True, divide by the peak value so that the maximum over continuous
+        time is 1.
+
+    Returns
+    -------
+    h : ndarray
+        The HRF at ``t``, same shape as ``t``.
+
+    Examples
+    --------
+    >>> from brainenc.datasets import spm_hrf
+    >>> spm_hrf([0.0, 5.0, 15.75], normalize=True).round(3).tolist()
+    [0.0, 1.0, -0.089]
+    """
+    t = np.asarray(t, dtype=np.float64)
+    h = gamma.pdf(t, 6.0) - gamma.pdf(t, 16.0) / 6.0
+    if normalize:
+        h = h / _spm_hrf_peak_value()
+    return h
+
+
+def _spm_hrf_peak_time():
+    res = minimize_scalar(
+        lambda s: -spm_hrf(s),
+        bounds=(2.0, 8.0),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
+    return float(res.x)
+
+
+def _spm_hrf_peak_value():
+    return float(spm_hrf(_spm_hrf_peak_time()))
+
+
+def _ar1_features(rng, lengths, n_features, rho):
+    """Stationary unit-variance AR(1) columns per run, standardised overall."""
+    innovations = rng.standard_normal((int(np.sum(lengths)), n_features))
+    scale = np.sqrt(1.0 - rho**2)
+    pieces = []
+    start = 0
+    for length in lengths:
+        e = innovations[start : start + length].copy()
+        start += length
+        # x[0] = e[0] (stationary start), x[t] = rho x[t-1] + scale e[t].
+        e[0] /= scale
+        pieces.append(lfilter([scale], [1.0, -rho], e, axis=0))
+    X = np.concatenate(pieces, axis=0)
+    X -= X.mean(axis=0)
+    std = X.std(axis=0)
+    std[std == 0] = 1.0
+    X /= std
+    return X
+
+
+def _pearson_r(a, b):
+    a = a - a.mean(axis=0)
+    b = b - b.mean(axis=0)
+    denom = np.sqrt((a**2).sum(axis=0) * (b**2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (a * b).sum(axis=0) / denom
+    return np.where(denom > 0, r, 0.0)
+
+
+def _check_int(value, name, minimum):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}."
+        )
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}.")
+    return int(value)
+
+
+def _check_real(value, name, expected, ok):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be a real number {expected}, got "
+            f"{type(value).__name__} {value!r}."
+        )
+    value = float(value)
+    if np.isnan(value) or not ok(value):
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return value
