@@ -1,0 +1,80 @@
+import importlib.util
+import threading
+
+import numpy as np
+import pytest
+from himalaya.backend import get_backend, set_backend
+
+from brainenc import DelayedRidge, make_encoding_data
+from brainenc._backend import get_backend_module, resolve_backend, use_backend
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def test_resolve_backend():
+    assert resolve_backend("numpy") == "numpy"
+    expected = "numpy"
+    if HAS_TORCH:
+        import torch
+
+        expected = "torch_cuda" if torch.cuda.is_available() else "torch"
+    assert resolve_backend("auto") == expected
+    with pytest.raises(ValueError, match="backend must be one of .* got 'cupy'"):
+        resolve_backend("cupy")
+
+
+def test_get_backend_module_leaves_the_global_alone():
+    before = get_backend().name
+    module = get_backend_module("numpy")
+    assert module.name == "numpy"
+    assert get_backend().name == before
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+def test_use_backend_switches_and_restores_even_on_error():
+    previous = set_backend("numpy")
+    try:
+        with use_backend("torch") as module:
+            assert module.name == "torch"
+            assert get_backend().name == "torch"
+        assert get_backend().name == "numpy"
+        with pytest.raises(RuntimeError, match="boom"), use_backend("torch"):
+            raise RuntimeError("boom")
+        assert get_backend().name == "numpy"
+    finally:
+        set_backend(previous)
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+def test_threads_with_different_backends_get_their_own_answers():
+    X, y, groups, _ = make_encoding_data(
+        n_samples=600, n_features=8, n_targets=20, n_runs=4, random_state=0
+    )
+    serial = {
+        b: DelayedRidge(backend=b, cv=2).fit(X, y, groups=groups).coef_
+        for b in ("numpy", "torch")
+    }
+    before = get_backend().name
+    results, errors = {}, []
+
+    def fit(backend):
+        try:
+            for _ in range(3):
+                model = DelayedRidge(backend=backend, cv=2).fit(X, y, groups=groups)
+                results.setdefault(backend, []).append(model)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fit, args=(b,)) for b in ("numpy", "torch")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for backend, models in results.items():
+        for model in models:
+            assert model.backend_ == backend
+            np.testing.assert_allclose(
+                model.coef_, serial[backend], rtol=1e-5, atol=1e-7
+            )
+    assert get_backend().name == before
