@@ -269,3 +269,42 @@ def test_invalid_arguments(kwargs, match):
 def test_invalid_types(kwargs, match):
     with pytest.raises(TypeError, match=match):
         make_encoding_data(**kwargs)
+
+
+def test_make_multispace_data_ground_truth():
+    from brainenc.datasets import make_multispace_data
+
+    X, y, groups, truth = make_multispace_data(
+        n_samples=600, space_sizes=(4, 6, 2), n_targets=7, n_runs=3, random_state=2
+    )
+    assert X.shape == (600, 12)
+    assert list(truth.feature_spaces) == ["space0", "space1", "space2"]
+    for t in range(7):
+        # a single driving space: the clean response is that space's response
+        np.testing.assert_allclose(
+            truth.y_clean[:, t], truth.y_clean_spaces[t % 3, :, t]
+        )
+    np.testing.assert_allclose(truth.y_clean.var(0) / truth.noise.var(0), 1.0)
+    # each space's response depends only on that space's columns
+    X2, _, _, truth2 = make_multispace_data(
+        n_samples=600, space_sizes=(4, 6, 2), n_targets=7, n_runs=3, random_state=2
+    )
+    np.testing.assert_array_equal(X, X2)
+    shares = np.array([[0.5] * 7, [0.5] * 7, [0.0] * 7])
+    _, _, _, mixed = make_multispace_data(
+        n_samples=600,
+        space_sizes=(4, 6, 2),
+        n_targets=7,
+        n_runs=3,
+        shares=shares,
+        snr=np.inf,
+        random_state=2,
+    )
+    expected = np.sqrt(0.5) * (mixed.y_clean_spaces[0] + mixed.y_clean_spaces[1])
+    np.testing.assert_allclose(mixed.y_clean, expected)
+    with pytest.raises(
+        ValueError, match=r"shares must have shape \(n_spaces, n_targets\)"
+    ):
+        make_multispace_data(space_sizes=(2, 2), n_targets=3, shares=np.ones((3, 3)))
+    with pytest.raises(ValueError, match="each column must sum to 1"):
+        make_multispace_data(space_sizes=(2, 2), n_targets=3, shares=np.ones((2, 3)))

@@ -147,3 +147,28 @@ def test_delayer_receives_groups_through_pipeline_routing():
         out = pipe.fit(X).transform(X, groups=groups)
     assert out[10, 0] == 0  # zero-padded at the start of run 1
     np.testing.assert_array_equal(out, delay_features(X, [1], groups))
+
+
+def test_check_feature_spaces_forms_and_errors():
+    from brainenc._validation import check_feature_spaces
+
+    spaces = check_feature_spaces({"a": 2, "b": slice(2, 5), "c": [6, 5]}, 7)
+    assert list(spaces) == ["a", "b", "c"]
+    np.testing.assert_array_equal(spaces["a"], [0, 1])
+    np.testing.assert_array_equal(spaces["b"], [2, 3, 4])
+    np.testing.assert_array_equal(spaces["c"], [5, 6])
+    np.testing.assert_array_equal(
+        check_feature_spaces({"a": 3, "b": 2}, 5)["b"], [3, 4]
+    )
+    cases = [
+        ({}, TypeError, "non-empty dict"),
+        ({"a": 0}, ValueError, r"feature_spaces\['a'\] must hold at least one"),
+        ({"a": [], "b": 5}, ValueError, r"\['a'\] selects no column"),
+        ({"a": [0, 9]}, ValueError, "selects columns 0..9, but X has 5 features"),
+        ({"a": 3, "b": [2, 3, 4]}, ValueError, "'a' and 'b' share column 2"),
+        ({"a": 3}, ValueError, r"2 column\(s\) \(first: 3\) belong to no feature"),
+        ({"a": "0:3"}, TypeError, "must be a slice"),
+    ]
+    for spec, error, match in cases:
+        with pytest.raises(error, match=match):
+            check_feature_spaces(spec, 5)

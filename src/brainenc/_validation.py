@@ -118,3 +118,96 @@ def check_delays(delays, *, name="delays"):
     if np.unique(arr).size != arr.size:
         raise ValueError(f"{name} must not repeat a delay, got {delays!r}.")
     return arr.astype(np.intp)
+
+
+def check_feature_spaces(feature_spaces, n_features, *, name="feature_spaces"):
+    """Validate feature spaces and return them as ``{name: column indices}``.
+
+    Parameters
+    ----------
+    feature_spaces : dict
+        ``{space_name: columns}`` where columns is a slice, a sequence of column
+        indices, or an int (a block of that many consecutive columns; int blocks
+        follow each other in dict order, starting at column 0 or right after
+        the previous int block).
+    n_features : int
+        Number of columns of ``X``.
+    name : str, default="feature_spaces"
+        Argument name used in error messages.
+
+    Returns
+    -------
+    spaces : dict of str to ndarray of int
+        Sorted column indices of each space, in the given order. Every column
+        of ``X`` belongs to exactly one space.
+
+    Raises
+    ------
+    TypeError
+        If ``feature_spaces`` is not a non-empty dict, or columns are of an
+        unsupported type.
+    ValueError
+        If a space is empty, a column is out of range, two spaces overlap, or
+        a column belongs to no space.
+    """
+    if not isinstance(feature_spaces, dict) or not feature_spaces:
+        raise TypeError(
+            f"{name} must be a non-empty dict {{name: columns}} (columns: a slice, "
+            f"a sequence of column indices or an int block size), got "
+            f"{type(feature_spaces).__name__} {feature_spaces!r}."
+        )
+    spaces = {}
+    next_start = 0
+    for space, columns in feature_spaces.items():
+        if isinstance(columns, numbers.Integral) and not isinstance(columns, bool):
+            if columns < 1:
+                raise ValueError(
+                    f"{name}[{space!r}] must hold at least one column, got {columns}."
+                )
+            indices = np.arange(next_start, next_start + int(columns))
+        elif isinstance(columns, slice):
+            indices = np.arange(n_features)[columns]
+        elif isinstance(columns, (str, bytes, bool, float)):
+            raise TypeError(
+                f"{name}[{space!r}] must be a slice, a sequence of column indices "
+                f"or an int, got {columns!r}."
+            )
+        else:
+            indices = np.asarray(columns)
+            if indices.dtype == bool and indices.shape == (n_features,):
+                indices = np.flatnonzero(indices)
+            if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+                raise TypeError(
+                    f"{name}[{space!r}] must be a slice, a 1-D sequence of integer "
+                    f"column indices or an int, got {columns!r}."
+                )
+            indices = indices.astype(np.intp)
+        if indices.size == 0:
+            raise ValueError(f"{name}[{space!r}] selects no column of X.")
+        if indices.min() < 0 or indices.max() >= n_features:
+            raise ValueError(
+                f"{name}[{space!r}] selects columns {indices.min()}..{indices.max()}, "
+                f"but X has {n_features} features."
+            )
+        if np.unique(indices).size != indices.size:
+            raise ValueError(f"{name}[{space!r}] repeats a column.")
+        next_start = int(indices.max()) + 1
+        spaces[str(space)] = np.sort(indices)
+    owner = np.full(n_features, -1)
+    names = list(spaces)
+    for i, indices in enumerate(spaces.values()):
+        taken = owner[indices] >= 0
+        if np.any(taken):
+            other = names[owner[indices][taken][0]]
+            raise ValueError(
+                f"{name} must not overlap: spaces {other!r} and {names[i]!r} share "
+                f"column {indices[taken][0]}."
+            )
+        owner[indices] = i
+    if np.any(owner < 0):
+        missing = np.flatnonzero(owner < 0)
+        raise ValueError(
+            f"{name} must cover every column of X: {missing.size} column(s) "
+            f"(first: {missing[0]}) belong to no feature space."
+        )
+    return spaces
