@@ -15,10 +15,22 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import brainenc
 from brainenc import DelayedRidge, Delayer
 
-# Fast, deterministic settings for each public estimator.
+# Fast, deterministic settings for each public estimator (one or more
+# configurations per class).
 INSTANCES = {
-    DelayedRidge: DelayedRidge(delays=[0, 1], alphas=np.logspace(-2, 2, 5), cv=2),
-    Delayer: Delayer(delays=[0, 1]),
+    DelayedRidge: [
+        DelayedRidge(delays=[0, 1], alphas=np.logspace(-2, 2, 5), cv=2),
+        DelayedRidge(
+            delays=[0, 1],
+            alphas=np.logspace(-2, 2, 3),
+            cv=2,
+            feature_spaces={"a": slice(0, 1), "b": slice(1, None)},
+            banded=True,
+            n_iter=3,
+            random_state=0,
+        ),
+    ],
+    Delayer: [Delayer(delays=[0, 1])],
 }
 
 _TIME_LAGGED = (
@@ -56,7 +68,7 @@ def test_every_public_estimator_is_checked():
 
 
 @parametrize_with_checks(
-    [INSTANCES[cls] for cls in _public_estimators()],
+    [est for cls in _public_estimators() for est in INSTANCES[cls]],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est), {}),
 )
 def test_sklearn_compatible_estimator(estimator, check):

@@ -370,3 +370,62 @@ def test_groups_reach_fit_and_score_through_gridsearchcv(data):
             search.cv_results_["mean_test_score"][i], np.mean(manual), rtol=1e-6
         )
     assert search.best_params_ == {"delays": 4}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"] if HAS_TORCH else ["numpy"])
+@pytest.mark.parametrize("solver", ["primal", "dual"])
+def test_feature_constant_on_training_runs_is_not_blown_up(backend, solver):
+    # An event type present only in the held-out run: constant (zero) on the
+    # training runs. Standardising must leave it unscaled on that fold, as
+    # scikit-learn's StandardScaler does.
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(4), 100)
+    X = rng.standard_normal((400, 3))
+    X[:, 0] = 0.0
+    X[300:, 0] = rng.random(100) < 0.1
+    y = X[:, 1:] @ rng.standard_normal((2, 5)) + rng.standard_normal((400, 5))
+    folds = list(GroupKFold(n_splits=4).split(X, y, groups))
+    Xd = delay_features(X, [0, 1, 2], groups)
+    alphas = [0.01, 1.0, 100.0]
+    expected = np.zeros((3, 5))
+    for train, test in folds:
+        for i, alpha in enumerate(alphas):
+            ref = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+            pred = ref.fit(Xd[train], y[train]).predict(Xd[test])
+            expected[i] -= ((y[test] - pred) ** 2).mean(0) / len(folds)
+    model = DelayedRidge(
+        delays=[0, 1, 2],
+        alphas=alphas,
+        cv=folds,
+        standardize=True,
+        solver=solver,
+        backend=backend,
+        dtype="float64",
+    ).fit(X, y, groups=groups)
+    np.testing.assert_allclose(model.cv_scores_, expected, rtol=1e-6)
+
+
+def test_pipeline_scored_under_routing_in_gridsearchcv(data):
+    X, y, groups, _ = data
+    y = y[:, :8]
+    outer = GroupKFold(n_splits=3)
+    with sklearn.config_context(enable_metadata_routing=True):
+        ridge = DelayedRidge(alphas=ALPHAS, cv=2, backend="numpy")
+        ridge.set_fit_request(groups=True).set_score_request(groups=True)
+        ridge.set_predict_request(groups=True)
+        pipe = make_pipeline(StandardScaler(), ridge)
+        search = GridSearchCV(pipe, {"delayedridge__delays": [1, 3]}, cv=outer)
+        search.fit(X, y, groups=groups)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores))
+    manual = []
+    for train, test in outer.split(X, y, groups):
+        scaler = StandardScaler().fit(X[train])
+        model = DelayedRidge(delays=3, alphas=ALPHAS, cv=2, backend="numpy")
+        model.fit(scaler.transform(X[train]), y[train], groups=groups[train])
+        manual.append(
+            model.score(scaler.transform(X[test]), y[test], groups=groups[test])
+        )
+    np.testing.assert_allclose(scores[1], np.mean(manual), rtol=1e-6)
+    with pytest.raises(ValueError, match="sample_weight is not supported"):
+        search.best_estimator_[-1].score(X, y, sample_weight=np.ones(len(y)))

@@ -74,7 +74,10 @@ def solve_ridge_cv(
     n_samples, n_features = X.shape
     n_targets = Y.shape[1]
     if method == "auto":
-        method = "primal" if n_features <= n_samples else "dual"
+        # Compare with the smallest training set: a fold whose training Gram
+        # would be rank-deficient is solved faster (and better) in the dual.
+        n_train_min = min((len(train) for train, _ in folds), default=n_samples)
+        method = "primal" if n_features <= n_train_min else "dual"
     if n_targets_batch is None:
         n_targets_batch = n_targets
     batches = [
@@ -93,8 +96,10 @@ def solve_ridge_cv(
         x_mean = X.mean(axis=0, dtype=np.float64)
         X -= x_mean.astype(dtype)
     if standardize:
+        # Only exactly constant columns (all values equal) get a scale of 1:
+        # a small but real spread is legitimate in raw units.
         std = X.std(axis=0, dtype=np.float64)
-        x_scale = np.where(std > np.finfo(np.float32).tiny, std, 1.0)
+        x_scale = np.where(std > 0, std, 1.0)
         X /= x_scale.astype(dtype)
     y_mean = (
         Y.mean(axis=0, dtype=np.float64)
@@ -132,7 +137,7 @@ def solve_ridge_cv(
             scale = None
             if standardize:
                 var = B.diagonal_view(gram_train) / n_train - mean**2
-                scale = _safe_std(B, B.sqrt(B.clip(var, 0, None)))
+                scale = _fold_scale(B, var, mean, n_train, dtype)
             if fit_intercept:
                 gram_train = gram_train - n_train * (mean[:, None] * mean[None, :])
             else:
@@ -144,16 +149,18 @@ def solve_ridge_cv(
             A = _transform(X_test, mean, scale) @ eigvecs
         else:
             train_b = B.asarray(np.asarray(train, dtype=np.int64), dtype="int64")
-            X_train = Xb[train_b]
+            X_train = Xb[train_b]  # a copy: centred and scaled in place
             mean = X_train.mean(0)
             scale = None
             if standardize:
-                scale = _safe_std(B, B.sqrt(((X_train - mean) ** 2).mean(0)))
+                var = ((X_train - mean) ** 2).mean(0)
+                scale = _fold_scale(B, var, mean, n_train, dtype)
             if not fit_intercept:
                 mean = None
-            X_train = _transform(X_train, mean, scale)
+            _transform_inplace(X_train, mean, scale)
             eigvals, eigvecs = _eigh(B, X_train @ X_train.T)
-            A = (_transform(X_test, mean, scale) @ X_train.T) @ eigvecs
+            _transform_inplace(X_test, mean, scale)
+            A = (X_test @ X_train.T) @ eigvecs
             del X_train
 
         for i_batch, batch in enumerate(batches):
@@ -239,9 +246,9 @@ def select_best_alphas(cv_scores):
     best : ndarray of int of shape (n_targets,)
     """
     n_alphas = cv_scores.shape[0]
-    # A vanishing slope in log(alpha) breaks near-ties (flat score plateaus
-    # that float rounding would otherwise decide) in favour of larger alphas,
-    # as himalaya does.
+    # A vanishing slope over the (sorted) alphas sends exact ties, such as
+    # the flat scores of a constant target, to the largest alpha, as himalaya
+    # does; it is far below any meaningful score difference.
     scale = np.abs(cv_scores).max(axis=0, keepdims=True) + np.finfo(float).tiny
     slope = 1e-10 * scale * np.arange(n_alphas)[:, None]
     return np.argmax(np.nan_to_num(cv_scores, nan=-np.inf) + slope, axis=0)
@@ -255,10 +262,26 @@ def _transform(X, mean, scale):
     return X
 
 
-def _safe_std(B, std):
-    """Standard deviations with zeros (constant features) replaced by one."""
-    tiny = float(np.finfo(np.float32).tiny)
-    return std * (std > tiny) + 1.0 * (std <= tiny)
+def _transform_inplace(X, mean, scale):
+    if mean is not None:
+        X -= mean
+    if scale is not None:
+        X /= scale
+
+
+def _fold_scale(B, var, mean, n_train, dtype):
+    """Standard deviation of each feature on a fold, 1 for constant ones.
+
+    With ``standardize`` the features reaching the solver have unit variance
+    over all samples, so the variance on a fold's training samples is
+    rounding residue, not spread, when it is below ``n * eps * (1 + mean**2)``
+    (the error of a variance computed as a difference of sums). Such a
+    feature is constant on the fold and is left unscaled; dividing by the
+    residue would blow up its held-out values.
+    """
+    eps = float(np.finfo(dtype).eps)
+    constant = var <= n_train * eps * (1 + mean**2)
+    return B.sqrt(B.clip(var, 0, None)) * ~constant + 1.0 * constant
 
 
 def _eigh(B, matrix):
@@ -288,3 +311,106 @@ def _score(B, scoring, y_true, y_pred):
     denom = B.sqrt((true_c**2).sum(0) * (pred_c**2).sum(0))
     safe = denom + (denom == 0)
     return (true_c * pred_c).sum(0) / safe * (denom != 0)
+
+
+def solve_banded_ridge_cv(
+    Xs,
+    Y,
+    alphas,
+    folds,
+    *,
+    backend,
+    fit_intercept=True,
+    scoring="neg_mean_squared_error",
+    n_iter=100,
+    concentration=(0.1, 1.0),
+    random_state=None,
+    n_targets_batch=None,
+    dtype="float32",
+    progress_bar=False,
+):
+    """Banded ridge: one regularisation per feature space and target.
+
+    A thin layer over himalaya's random search on the simplex of space
+    weights (``solve_group_ridge_random_search``): for each of ``n_iter``
+    Dirichlet draws of space weights ``gamma`` and each alpha of the grid,
+    space ``i`` is penalised by ``alpha / gamma_i``; each target keeps the
+    draw and alpha with the best held-out score. himalaya's backend is global,
+    so the call runs under :func:`brainenc._backend.use_backend`.
+
+    Parameters
+    ----------
+    Xs : list of ndarray of shape (n_samples, n_features_i)
+        Design matrix of each feature space.
+    Y : ndarray of shape (n_samples, n_targets)
+        Targets.
+    alphas : ndarray of shape (n_alphas,)
+        Grid of overall regularisation strengths.
+    folds : list of (train, test) pairs
+        Cross-validation folds.
+    backend : str
+        Backend name (see :func:`brainenc._backend.resolve_backend`).
+    fit_intercept, scoring, n_targets_batch, dtype
+        As in :func:`solve_ridge_cv`.
+    n_iter : int, default=100
+        Number of draws of space weights (the first is uniform).
+    concentration : float or sequence of float, default=(0.1, 1.0)
+        Dirichlet concentrations the draws cycle through.
+    random_state : int, RandomState instance or None
+        Seed of the draws.
+    progress_bar : bool, default=False
+        Show himalaya's progress bar.
+
+    Returns
+    -------
+    result : dict
+        ``space_alphas`` (n_spaces, n_targets), ``best_alphas``
+        (n_targets,) the overall alpha, ``cv_scores`` (n_iter, n_targets)
+        best held-out score of each draw, ``coef`` (sum of n_features_i,
+        n_targets), ``intercept`` (n_targets,). All NumPy.
+    """
+    from himalaya import scoring as hscoring
+    from himalaya.ridge import solve_group_ridge_random_search
+
+    from ._backend import use_backend
+
+    score_func = {
+        "neg_mean_squared_error": hscoring.l2_neg_loss,
+        "r2": hscoring.r2_score,
+        "pearson_r": hscoring.correlation_score,
+    }[scoring]
+    seed = random_state
+    if not isinstance(seed, (int, np.integer)) and seed is not None:
+        seed = seed.randint(np.iinfo(np.int32).max)  # himalaya wants an int
+    with use_backend(backend) as B:
+        Xs_b = [B.asarray(np.asarray(X, dtype=dtype), dtype=dtype) for X in Xs]
+        Y_b = B.asarray(np.asarray(Y, dtype=dtype), dtype=dtype)
+        out = solve_group_ridge_random_search(
+            Xs_b,
+            Y_b,
+            n_iter=n_iter,
+            concentration=list(np.atleast_1d(concentration)),
+            alphas=B.asarray(np.asarray(alphas, dtype=dtype), dtype=dtype),
+            fit_intercept=fit_intercept,
+            score_func=score_func,
+            cv=folds,
+            return_weights=True,
+            local_alpha=True,
+            random_state=seed,
+            n_targets_batch=n_targets_batch,
+            progress_bar=progress_bar,
+            warn=False,
+        )
+        deltas, coef, cv_scores = (B.to_numpy(a) for a in out[:3])
+        if fit_intercept:
+            intercept = np.asarray(B.to_numpy(out[3]), dtype=np.float64)
+        else:
+            intercept = np.zeros(Y.shape[1])
+    deltas = deltas.astype(np.float64)
+    return {
+        "space_alphas": np.exp(-deltas),
+        "best_alphas": 1.0 / np.exp(deltas).sum(axis=0),
+        "cv_scores": cv_scores.astype(np.float64),
+        "coef": np.asarray(coef, dtype=dtype),
+        "intercept": intercept,
+    }

@@ -183,7 +183,10 @@ def check_feature_spaces(feature_spaces, n_features, *, name="feature_spaces"):
                 )
             indices = indices.astype(np.intp)
         if indices.size == 0:
-            raise ValueError(f"{name}[{space!r}] selects no column of X.")
+            raise ValueError(
+                f"{name}[{space!r}] selects no column of X (X has {n_features} "
+                "feature(s))."
+            )
         if indices.min() < 0 or indices.max() >= n_features:
             raise ValueError(
                 f"{name}[{space!r}] selects columns {indices.min()}..{indices.max()}, "

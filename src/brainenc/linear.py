@@ -6,12 +6,13 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import BACKENDS, get_backend_module
-from ._compat import Integral, Interval, StrOptions, _fit_context
-from ._solvers import SCORINGS, solve_ridge_cv
-from ._validation import check_delays, check_groups
+from ._compat import Integral, Interval, Real, StrOptions, _fit_context
+from ._solvers import SCORINGS, solve_banded_ridge_cv, solve_ridge_cv
+from ._validation import check_delays, check_feature_spaces, check_groups
 from .delays import delay_features
 from .metrics import correlation_score
 from .model_selection import check_run_cv
@@ -46,7 +47,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         taken as given (negative delays are lags before stimulus onset). The
         default covers 1.5-8 s after the stimulus at a TR of 1.5-2 s, where
         the haemodynamic response lies.
-    alphas : array-like of float, default=DEFAULT_ALPHAS
+    alphas : float or array-like of float, default=DEFAULT_ALPHAS
         Candidate regularisation strengths (``1e-2, 1e-1, ..., 1e8``). Sorted
         and de-duplicated before use.
     cv : int, cross-validation generator or iterable, default=5
@@ -78,10 +79,26 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
     n_targets_batch : int or "auto", default="auto"
         Targets solved at once; ``"auto"`` sizes batches to about 1 GiB of
         working memory (at least 1 target).
+    feature_spaces : dict, default=None
+        ``{name: columns}`` blocks of the columns of ``X`` (a slice, a
+        sequence of column indices, or an int block size); every column in
+        exactly one space. Enables :meth:`predict_split` (each space's
+        contribution to the prediction) and is required by ``banded=True``.
+    banded : bool, default=False
+        Banded ridge (the Gallant lab's group ridge): one regularisation per
+        feature space and target, searched by himalaya's random search over
+        the simplex of space weights (``n_iter`` draws) times the ``alphas``
+        grid, scored on the same held-out runs. Requires ``feature_spaces``
+        and ``standardize=False``.
+    n_iter : int, default=100
+        Banded ridge only: number of draws of space weights (the first one is
+        uniform).
+    concentration : float or tuple of float, default=(0.1, 1.0)
+        Banded ridge only: Dirichlet concentrations the draws cycle through
+        (small values favour a few spaces, 1 is uniform on the simplex).
     random_state : int, RandomState instance or None, default=None
-        The exact eigen-solver is deterministic; ``random_state`` is accepted
-        for API uniformity with the stochastic estimators of brainenc and is
-        not used.
+        Seeds the banded random search. The plain (non-banded) eigen-solver
+        is deterministic and does not use it.
     verbose : int, default=0
         Print progress (folds, elapsed time and ETA) when greater than 0.
 
@@ -98,11 +115,19 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
     intercept_ : ndarray of shape (n_targets,) or float
         Intercept of each target (0 when ``fit_intercept=False``).
     best_alphas_ : ndarray of shape (n_targets,)
-        Alpha chosen for each target.
+        Alpha chosen for each target. With ``banded=True``, the overall
+        alpha of the grid (each space's penalty is this alpha divided by the
+        space's weight on the simplex).
+    space_alphas_ : ndarray of shape (n_spaces, n_targets)
+        Banded ridge only: the penalty of each feature space for each target.
+    space_names_ : list of str
+        Names of the feature spaces, when ``feature_spaces`` is given.
     alphas_ : ndarray of shape (n_alphas,)
         The sorted alpha grid that was searched.
-    cv_scores_ : ndarray of shape (n_alphas, n_targets)
+    cv_scores_ : ndarray of shape (n_alphas, n_targets) or (n_iter, n_targets)
         Held-out ``scoring`` of every alpha and target, averaged over folds.
+        With ``banded=True``, the best score over alphas of each draw of
+        space weights.
     delays_ : ndarray of int
         The delays used, in samples.
     n_splits_ : int
@@ -146,7 +171,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
 
     _parameter_constraints = {
         "delays": [Interval(Integral, 1, None, closed="left"), "array-like"],
-        "alphas": ["array-like"],
+        "alphas": [Interval(Real, 0, None, closed="neither"), "array-like"],
         "cv": ["cv_object"],
         "fit_intercept": ["boolean"],
         "standardize": ["boolean"],
@@ -154,6 +179,10 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         "solver": [StrOptions({"auto", "primal", "dual"})],
         "backend": [StrOptions(set(BACKENDS))],
         "dtype": [StrOptions({"float32", "float64"})],
+        "feature_spaces": [dict, None],
+        "banded": ["boolean"],
+        "n_iter": [Interval(Integral, 1, None, closed="left")],
+        "concentration": [Interval(Real, 0, None, closed="neither"), tuple, list],
         "n_targets_batch": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
@@ -175,6 +204,10 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         backend="auto",
         dtype="float32",
         n_targets_batch="auto",
+        feature_spaces=None,
+        banded=False,
+        n_iter=100,
+        concentration=(0.1, 1.0),
         random_state=None,
         verbose=0,
     ):
@@ -188,6 +221,10 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         self.backend = backend
         self.dtype = dtype
         self.n_targets_batch = n_targets_batch
+        self.feature_spaces = feature_spaces
+        self.banded = banded
+        self.n_iter = n_iter
+        self.concentration = concentration
         self.random_state = random_state
         self.verbose = verbose
 
@@ -229,6 +266,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         Y = y[:, None] if y.ndim == 1 else y
         folds = self._make_folds(X.shape[0], groups)
 
+        spaces = self._check_spaces(X.shape[1])
         backend = get_backend_module(self.backend)
         X_delayed = delay_features(
             X.astype(self.dtype, copy=False), self.delays_, groups
@@ -238,25 +276,50 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
                 f"DelayedRidge needs at least 2 samples, got {X_delayed.shape[0]}."
             )
         batch = self._targets_batch(X_delayed.shape, Y.shape[1])
-        progress = _Progress("DelayedRidge", self.verbose)
-        result = solve_ridge_cv(
-            X_delayed,
-            Y,
-            alphas,
-            folds,
-            backend=backend,
-            fit_intercept=self.fit_intercept,
-            standardize=self.standardize,
-            method=self.solver,
-            scoring=self.scoring,
-            n_targets_batch=batch,
-            dtype=self.dtype,
-            progress=progress,
-        )
-        del X_delayed
+        if self.banded:
+            columns = self._delayed_columns(spaces)
+            result = solve_banded_ridge_cv(
+                [X_delayed[:, cols] for cols in columns],
+                Y,
+                alphas,
+                folds,
+                backend=backend.name,
+                fit_intercept=self.fit_intercept,
+                scoring=self.scoring,
+                n_iter=self.n_iter,
+                concentration=self.concentration,
+                random_state=check_random_state(self.random_state),
+                n_targets_batch=batch,
+                dtype=self.dtype,
+                progress_bar=bool(self.verbose),
+            )
+            del X_delayed
+            coef = np.empty(
+                (Y.shape[1], self.n_features_in_ * self.delays_.size), dtype=self.dtype
+            )
+            coef[:, np.concatenate(columns)] = result["coef"].T
+            self.space_alphas_ = result["space_alphas"]
+            self.solver_ = "banded"
+        else:
+            result = solve_ridge_cv(
+                X_delayed,
+                Y,
+                alphas,
+                folds,
+                backend=backend,
+                fit_intercept=self.fit_intercept,
+                standardize=self.standardize,
+                method=self.solver,
+                scoring=self.scoring,
+                n_targets_batch=batch,
+                dtype=self.dtype,
+                progress=_Progress("DelayedRidge", self.verbose),
+            )
+            del X_delayed
+            coef = result["coef"].T
+            self.solver_ = result["method"]
 
-        coef = result["coef"].T
-        intercept = result["intercept"].astype(self.dtype)
+        intercept = result["intercept"]
         if y.ndim == 1:
             coef, intercept = coef[0], float(intercept[0])
         self.coef_ = np.ascontiguousarray(coef)
@@ -265,9 +328,12 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         self.alphas_ = alphas
         self.cv_scores_ = result["cv_scores"]
         self.n_splits_ = len(folds)
-        self.solver_ = result["method"]
         self.backend_ = backend.name
-        _warn_alphas_on_edge(self.best_alphas_, alphas, self.cv_scores_)
+        if spaces is not None:
+            self.space_names_ = list(spaces)
+            self._spaces = spaces
+        if not self.banded:
+            _warn_alphas_on_edge(self.best_alphas_, alphas, self.cv_scores_)
         return self
 
     @property
@@ -300,7 +366,42 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         coef = self.coef_.astype(dtype, copy=False)
         return X_delayed @ coef.T + np.asarray(self.intercept_, dtype=dtype)
 
-    def score(self, X, y, groups=None):
+    def predict_split(self, X, groups=None):
+        """Contribution of each feature space to the prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Stimulus features.
+        groups : array-like of shape (n_samples,), default=None
+            Run labels of ``X``.
+
+        Returns
+        -------
+        y_split : ndarray of shape (n_spaces, n_samples, n_targets)
+            Prediction from each space's delayed features alone (without the
+            intercept), in the order of ``space_names_``. They add up to
+            ``predict(X, groups) - intercept_``. 2-D per space when the model
+            was fitted on a 1-D ``y``.
+        """
+        check_is_fitted(self)
+        if self.feature_spaces is None:
+            raise ValueError(
+                "predict_split needs feature_spaces: this DelayedRidge was "
+                "fitted with feature_spaces=None."
+            )
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        dtype = np.result_type(X.dtype, self.coef_.dtype)
+        X_delayed = delay_features(X.astype(dtype, copy=False), self.delays_, groups)
+        coef = self.coef_.astype(dtype, copy=False)
+        return np.stack(
+            [
+                X_delayed[:, cols] @ coef[..., cols].T
+                for cols in self._delayed_columns(self._spaces)
+            ]
+        )
+
+    def score(self, X, y, groups=None, sample_weight=None):
         """Mean over targets of the Pearson correlation of predictions with ``y``.
 
         Parameters
@@ -311,6 +412,9 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
             True responses.
         groups : array-like of shape (n_samples,), default=None
             Run labels of ``X``.
+        sample_weight : None
+            Not supported (accepted so that a ``Pipeline`` ending in this
+            estimator can be scored under metadata routing); must be None.
 
         Returns
         -------
@@ -318,6 +422,11 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
             Mean Pearson r over targets (per-target values come from
             :func:`brainenc.pearson_r`).
         """
+        if sample_weight is not None:
+            raise ValueError(
+                "sample_weight is not supported by DelayedRidge.score (the mean "
+                "Pearson r over targets is unweighted); got an array."
+            )
         return float(correlation_score(y, self.predict(X, groups=groups)))
 
     def __sklearn_tags__(self):
@@ -325,6 +434,31 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+    def _check_spaces(self, n_features):
+        if self.banded and self.feature_spaces is None:
+            raise ValueError(
+                "banded=True needs feature_spaces={name: columns} (one "
+                "regularisation per space), got feature_spaces=None."
+            )
+        if self.banded and self.standardize:
+            raise ValueError(
+                "standardize=True is not supported with banded=True: the space "
+                "weights already set each space's scale. Standardise the "
+                "features beforehand (per run, for example) or set "
+                "standardize=False."
+            )
+        if self.feature_spaces is None:
+            return None
+        return check_feature_spaces(self.feature_spaces, n_features)
+
+    def _delayed_columns(self, spaces):
+        """Columns of the delayed design that belong to each space."""
+        n_delays = self.delays_.size
+        return [
+            (cols[:, None] * n_delays + np.arange(n_delays)).ravel()
+            for cols in spaces.values()
+        ]
 
     def _make_folds(self, n_samples, groups):
         cv = self.cv
