@@ -10,10 +10,11 @@ import inspect
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import brainenc
-from brainenc import DelayedRidge, Delayer
+from brainenc import DelayedRidge, Delayer, Residualizer, TargetwiseEnsemble
 
 # Fast, deterministic settings for each public estimator (one or more
 # configurations per class).
@@ -31,6 +32,20 @@ INSTANCES = {
         ),
     ],
     Delayer: [Delayer(delays=[0, 1])],
+    Residualizer: [
+        Residualizer(
+            {"a": slice(0, 1), "b": slice(1, None)},
+            "b",
+            estimator=DelayedRidge(
+                delays=[0], alphas=np.logspace(-2, 2, 5), cv=2, backend="numpy"
+            ),
+        )
+    ],
+    TargetwiseEnsemble: [
+        TargetwiseEnsemble(
+            [("a", DelayedRidge(delays=[0, 1], cv=2, backend="numpy")), ("b", Ridge())]
+        )
+    ],
 }
 
 _TIME_LAGGED = (
@@ -41,6 +56,10 @@ _TIME_LAGGED = (
 
 EXPECTED_FAILED_CHECKS = {
     DelayedRidge: {
+        "check_methods_subset_invariance": _TIME_LAGGED.format("subset"),
+        "check_methods_sample_order_invariance": _TIME_LAGGED.format("permutation"),
+    },
+    TargetwiseEnsemble: {
         "check_methods_subset_invariance": _TIME_LAGGED.format("subset"),
         "check_methods_sample_order_invariance": _TIME_LAGGED.format("permutation"),
     },

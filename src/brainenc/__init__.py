@@ -5,16 +5,35 @@ Importing brainenc never imports torch: the neural estimators load it lazily.
 
 __version__ = "0.1.0.dev0"
 
-from .datasets import make_encoding_data
+from .analysis import Residualizer, ablate_feature_spaces, variance_partitioning
+from .datasets import make_encoding_data, make_multispace_data
 from .delays import Delayer, delay_features, delays_from_times
+from .ensemble import TargetwiseEnsemble, targetwise_weights
 from .linear import DelayedRidge
-from .metrics import correlation_score, correlation_scorer, pearson_r, r2_per_target
+from .metrics import (
+    correlation_score,
+    correlation_scorer,
+    noise_ceiling_cross_subject,
+    noise_ceiling_repeats,
+    normalized_correlation,
+    pearson_r,
+    r2_per_target,
+)
 from .model_selection import BlockedKFold
 
 __all__ = [
     "BlockedKFold",
     "DelayedRidge",
     "Delayer",
+    "Residualizer",
+    "TargetwiseEnsemble",
+    "ablate_feature_spaces",
+    "make_multispace_data",
+    "noise_ceiling_cross_subject",
+    "noise_ceiling_repeats",
+    "normalized_correlation",
+    "targetwise_weights",
+    "variance_partitioning",
     "__version__",
     "correlation_score",
     "correlation_scorer",

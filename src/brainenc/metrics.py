@@ -10,13 +10,22 @@ A target whose variance is zero has no defined correlation: it scores 0.0 (never
 NaN) and one warning says how many such targets there were.
 """
 
+import numbers
 import warnings
 
 import numpy as np
 from sklearn.metrics import make_scorer
-from sklearn.utils import check_array
+from sklearn.utils import Bunch, check_array
 
-__all__ = ["correlation_score", "correlation_scorer", "pearson_r", "r2_per_target"]
+__all__ = [
+    "correlation_score",
+    "correlation_scorer",
+    "noise_ceiling_cross_subject",
+    "noise_ceiling_repeats",
+    "normalized_correlation",
+    "pearson_r",
+    "r2_per_target",
+]
 
 _NAN_POLICIES = ("raise", "omit")
 _MULTIOUTPUT_OPTIONS = ("raw_values", "uniform_average")
@@ -242,6 +251,326 @@ def r2_per_target(y_true, y_pred, *, nan_policy="raise"):
     return float(r2[0]) if one_d else r2
 
 
+def noise_ceiling_repeats(responses, *, n_average=None):
+    """Explainable variance and correlation ceiling from repeated presentations.
+
+    When the same stimulus is presented several times, the variance of the
+    responses across repeats estimates the noise, and what is left of the
+    variance of the mean response is signal, the part of the response an
+    encoding model of the stimulus can explain. With ``n`` repeats (axis 0)
+    of ``y[i, t]`` (sample ``t``, one target):
+
+    - noise variance: ``noise = mean over t of var(y[:, t], ddof=1)``, the
+      across-repeat variance averaged over samples;
+    - signal variance: ``signal = var(mean(y, axis=0), ddof=1) - noise / n``,
+      the variance over time of the mean response minus the noise variance
+      left in a mean of ``n`` repeats. This bias correction makes it an
+      unbiased estimate of the variance of the signal; without it the signal
+      variance is over-estimated by ``noise / n``.
+
+    From these come the noise-ceiling signal-to-noise ratio ``ncsnr =
+    sqrt(signal) / sqrt(noise)`` (Allen et al., 2022), the explainable
+    variance of a response averaged over ``m`` repeats, ``signal / (signal
+    + noise / m)`` (the NSD noise ceiling divided by 100; the "explainable
+    variance" of Hsu et al., 2004 and Schoppe et al., 2016), and the
+    correlation ceiling ``sqrt(explainable variance)``: the expected Pearson
+    r between a perfect model (one that predicts the signal) and the
+    recorded response.
+
+    Parameters
+    ----------
+    responses : array-like of shape (n_repeats, n_samples, n_targets) or \
+            (n_repeats, n_samples)
+        Responses to ``n_repeats`` presentations of the same stimulus,
+        aligned in time. At least 2 repeats and 2 samples; NaN is rejected.
+    n_average : int, default=None
+        Number of repeats averaged in the response that a model is scored
+        against, for the ``*_mean`` ceilings. ``None`` means ``n_repeats``:
+        the ceiling of a prediction of the mean over all repeats, the usual
+        target of an encoding model fitted on averaged responses.
+
+    Returns
+    -------
+    result : :class:`~sklearn.utils.Bunch`
+        Each value has shape (n_targets,) (a Python float for 2-D
+        ``responses``):
+
+        - ``signal_variance`` : the bias-corrected signal variance. Not
+          clipped: it is unbiased and can be negative by sampling error
+          where the signal is weak.
+        - ``noise_variance`` : the noise variance of a single trial.
+        - ``ncsnr`` : ``sqrt(max(signal_variance, 0) / noise_variance)``.
+        - ``explainable_variance_mean`` : fraction of the variance of the mean
+          of ``n_average`` repeats that is signal, in [0, 1].
+        - ``correlation_ceiling_mean`` : its square root, the largest expected
+          r of a prediction of the mean of ``n_average`` repeats.
+        - ``explainable_variance_single`` and ``correlation_ceiling_single`` :
+          the same for a single trial (``n_average=1``).
+        - ``n_repeats``, ``n_average`` : the numbers of repeats used and
+          assumed averaged.
+
+        The explainable variances use the signal variance clipped at 0 (as
+        the NSD noise ceiling does), so a target without detectable signal
+        has ceilings of 0. A target whose responses are all constant has
+        ceilings of 0, with a warning that counts them; a target without
+        noise (identical repeats) has ceilings of 1 and an infinite ncsnr.
+
+    Raises
+    ------
+    ValueError
+        If ``responses`` is not 2-D or 3-D, holds NaN or inf, has fewer than
+        2 repeats or 2 samples, or ``n_average`` is not a positive int.
+
+    See Also
+    --------
+    noise_ceiling_cross_subject : Ceiling from other subjects' responses.
+    normalized_correlation : Model r divided by a correlation ceiling.
+
+    References
+    ----------
+    Hsu, Borst & Theunissen (2004). Quantifying variability in neural
+    responses and its application for the validation of model predictions.
+    Network 15(2).
+
+    Schoppe, Harper, Willmore, King & Schnupp (2016). Measuring the
+    performance of neural models. Front. Comput. Neurosci. 10:10.
+
+    Allen et al. (2022). A massive 7T fMRI dataset to bridge cognitive
+    neuroscience and artificial intelligence. Nat. Neurosci. 25.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainenc.metrics import noise_ceiling_repeats
+    >>> rng = np.random.default_rng(0)
+    >>> signal = rng.standard_normal((5000, 2)) * [1.0, 0.5]
+    >>> responses = signal + rng.standard_normal((4, 5000, 2))  # 4 repeats
+    >>> nc = noise_ceiling_repeats(responses)
+    >>> np.round(nc.signal_variance, 1)  # truth: 1, 0.25
+    array([1. , 0.2])
+    >>> np.round(nc.explainable_variance_mean, 1)  # truth: 0.8, 0.5
+    array([0.8, 0.5])
+    >>> np.round(nc.correlation_ceiling_single, 1)  # truth: 0.71, 0.45
+    array([0.7, 0.4])
+    """
+    responses = check_array(
+        responses,
+        dtype=np.float64,
+        ensure_2d=False,
+        allow_nd=True,
+        input_name="responses",
+    )
+    if responses.ndim not in (2, 3):
+        raise ValueError(
+            "responses must have shape (n_repeats, n_samples, n_targets) or "
+            f"(n_repeats, n_samples), got an array of shape {responses.shape}."
+        )
+    one_target = responses.ndim == 2
+    if one_target:
+        responses = responses[:, :, np.newaxis]
+    n_repeats, n_samples, _ = responses.shape
+    if n_repeats < 2 or n_samples < 2:
+        raise ValueError(
+            "responses must hold at least 2 repeats (axis 0) and 2 samples "
+            f"(axis 1), got shape {responses.shape}."
+        )
+    if n_average is None:
+        n_average = n_repeats
+    if (
+        not isinstance(n_average, numbers.Integral)
+        or isinstance(n_average, bool)
+        or n_average < 1
+    ):
+        raise ValueError(
+            f"n_average must be a positive int (repeats averaged) or None, got "
+            f"{n_average!r}."
+        )
+    noise = responses.var(axis=0, ddof=1).mean(axis=0)
+    signal = responses.mean(axis=0).var(axis=0, ddof=1) - noise / n_repeats
+    signal_clipped = np.maximum(signal, 0.0)
+    constant = (signal_clipped == 0) & (noise == 0)
+    if np.any(constant):
+        warnings.warn(
+            f"{int(constant.sum())} of {constant.size} targets have constant "
+            "responses; their noise ceiling is set to 0.",
+            UserWarning,
+            stacklevel=2,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ncsnr = np.where(
+            noise > 0, np.sqrt(signal_clipped / np.where(noise > 0, noise, 1)), 0.0
+        )
+    ncsnr[(noise == 0) & (signal_clipped > 0)] = np.inf
+    ev_mean = _explainable_variance(signal_clipped, noise, n_average)
+    ev_single = _explainable_variance(signal_clipped, noise, 1)
+    result = {
+        "signal_variance": signal,
+        "noise_variance": noise,
+        "ncsnr": ncsnr,
+        "explainable_variance_mean": ev_mean,
+        "correlation_ceiling_mean": np.sqrt(ev_mean),
+        "explainable_variance_single": ev_single,
+        "correlation_ceiling_single": np.sqrt(ev_single),
+    }
+    if one_target:
+        result = {key: float(value[0]) for key, value in result.items()}
+    return Bunch(**result, n_repeats=n_repeats, n_average=int(n_average))
+
+
+def noise_ceiling_cross_subject(y, n_subjects):
+    """Cross-subject noise ceiling: r of each subject with the others' mean.
+
+    Subjects who saw the same stimulus share its signal and differ by their
+    noise. For every subject and target, the mean response of the other
+    subjects (over the subjects with a sample there) is a prediction of that
+    subject's response made without any model; its Pearson r with the
+    subject's response is the cross-subject noise ceiling: the accuracy of a
+    "model" as good as the average of the other subjects.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples, n_subjects * n_targets)
+        Responses of the subjects side by side, subject-major: the columns
+        ``s * n_targets`` to ``(s + 1) * n_targets - 1`` are subject ``s``'s
+        targets (the same targets, in the same order, for every subject).
+        A subject's missing samples are NaN.
+    n_subjects : int
+        Number of subjects, at least 2.
+
+    Returns
+    -------
+    ceiling : ndarray of shape (n_subjects, n_targets)
+        Pearson r between each subject's response and the mean of the other
+        subjects' responses, per target, over the samples where the subject
+        and at least one other subject have a value. A target with fewer
+        than 2 such samples or zero variance scores 0, with a warning.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not 2-D, holds inf, ``n_subjects`` is not an int >= 2,
+        or the number of columns is not a multiple of ``n_subjects``.
+
+    See Also
+    --------
+    noise_ceiling_repeats : Ceiling from repeated presentations.
+    normalized_correlation : Model r divided by a correlation ceiling.
+
+    Notes
+    -----
+    With a shared signal of variance ``v`` and independent noise of variance
+    ``n_s`` in subject ``s``, the expected ceiling of subject ``s`` among
+    ``S`` subjects is ``v / sqrt((v + n_s) * (v + sum_{j != s} n_j /
+    (S - 1) ** 2))``. The mean of the others is itself noisy, so this ceiling
+    is lower than the correlation of the subject with the signal,
+    ``sqrt(v / (v + n_s))``, the more so with fewer subjects.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainenc.metrics import noise_ceiling_cross_subject
+    >>> rng = np.random.default_rng(0)
+    >>> signal = rng.standard_normal((20000, 2))
+    >>> y = np.hstack([signal + rng.standard_normal((20000, 2))
+    ...                for _ in range(3)])  # 3 subjects, 2 targets each
+    >>> np.round(noise_ceiling_cross_subject(y, 3), 1)  # truth: 0.58
+    array([[0.6, 0.6],
+           [0.6, 0.6],
+           [0.6, 0.6]])
+    """
+    if (
+        not isinstance(n_subjects, numbers.Integral)
+        or isinstance(n_subjects, bool)
+        or n_subjects < 2
+    ):
+        raise ValueError(
+            f"n_subjects must be an int >= 2 (a ceiling needs other subjects), "
+            f"got {n_subjects!r}."
+        )
+    y = check_array(y, dtype=np.float64, ensure_all_finite="allow-nan", input_name="y")
+    n_samples, n_columns = y.shape
+    if n_columns % n_subjects:
+        raise ValueError(
+            f"y must have n_subjects * n_targets columns, but its {n_columns} "
+            f"columns are not a multiple of n_subjects={n_subjects}."
+        )
+    n_targets = n_columns // n_subjects
+    y = y.reshape(n_samples, n_subjects, n_targets)
+    present = ~np.isnan(y)
+    values = np.where(present, y, 0.0)
+    others_count = present.sum(axis=1, keepdims=True) - present
+    others_sum = values.sum(axis=1, keepdims=True) - values
+    valid = present & (others_count > 0)
+    others_mean = np.divide(
+        others_sum, others_count, out=np.zeros_like(others_sum), where=valid
+    )
+    y_true = np.where(valid, y, np.nan).reshape(n_samples, n_columns)
+    r = pearson_r(y_true, others_mean.reshape(n_samples, n_columns), nan_policy="omit")
+    return r.reshape(n_subjects, n_targets)
+
+
+def normalized_correlation(r, ceiling):
+    """Model correlation divided by the noise ceiling: ``r / ceiling``.
+
+    Parameters
+    ----------
+    r : float or array-like
+        Pearson r of a model, per target (and subject).
+    ceiling : float or array-like
+        Correlation ceiling of the same targets (for instance
+        ``correlation_ceiling_mean`` of :func:`noise_ceiling_repeats` or
+        :func:`noise_ceiling_cross_subject`), broadcastable against ``r``.
+
+    Returns
+    -------
+    r_normalized : float or ndarray
+        ``r / ceiling``, of the broadcast shape (a Python float when both
+        inputs are scalars). Where the ceiling is 0, negative, NaN or
+        infinite the normalised correlation is undefined: it is NaN there,
+        and a ``UserWarning`` says how many such values there were. Values
+        above 1 (a model beating a noisy ceiling estimate) are kept as they
+        are.
+
+    Raises
+    ------
+    ValueError
+        If ``r`` and ``ceiling`` do not broadcast together.
+
+    See Also
+    --------
+    noise_ceiling_repeats, noise_ceiling_cross_subject : The ceilings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainenc.metrics import normalized_correlation
+    >>> normalized_correlation([0.3, 0.4], [0.6, 0.8])
+    array([0.5, 0.5])
+    >>> normalized_correlation(0.2, 0.5)
+    0.4
+    """
+    r = np.asarray(r, dtype=np.float64)
+    ceiling = np.asarray(ceiling, dtype=np.float64)
+    try:
+        r, ceiling = np.broadcast_arrays(r, ceiling)
+    except ValueError as exc:
+        raise ValueError(
+            f"r and ceiling must broadcast together, got shapes {r.shape} and "
+            f"{ceiling.shape}."
+        ) from exc
+    defined = np.isfinite(ceiling) & (ceiling > 0)
+    out = np.divide(r, ceiling, out=np.full(r.shape, np.nan), where=defined)
+    if not np.all(defined):
+        n_bad = int(np.count_nonzero(~defined))
+        warnings.warn(
+            f"{n_bad} of {defined.size} noise ceilings are 0, negative or not "
+            "finite; their normalized correlation is set to NaN.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return float(out) if out.ndim == 0 else out
+
+
 # --------------------------------------------------------------------------
 # Private helpers
 # --------------------------------------------------------------------------
@@ -406,3 +735,9 @@ def _check_weights(weights, n_targets):
     if weights.sum() == 0:
         raise ValueError("multioutput weights must not all be zero.")
     return weights
+
+
+def _explainable_variance(signal, noise, n_average):
+    """``signal / (signal + noise / n_average)``; 0 where both are 0."""
+    total = signal + noise / n_average
+    return np.divide(signal, total, out=np.zeros_like(total), where=total > 0)

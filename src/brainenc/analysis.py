@@ -1,0 +1,702 @@
+"""Interpretation of encoding models across feature spaces.
+
+- :func:`variance_partitioning`: unique and shared explained variance of 2 or 3
+  feature spaces per target, by fitting every subset of spaces and combining
+  their held-out R^2 with the set-theoretic (inclusion-exclusion) formulas
+  (Lescroart et al., 2015; de Heer et al., 2017).
+- :class:`Residualizer`: removes from one feature space what a ridge from the
+  other spaces predicts (residual analysis, Oota et al., 2025), fitted on
+  training data only.
+- :func:`ablate_feature_spaces`: leave-one-space-out ablation of a fitted
+  model, the per-target drop in Pearson r when a space is replaced by zeros or
+  by its training mean.
+
+All three take ``feature_spaces`` as the rest of brainenc does: a dict
+``{name: columns}`` (slice, column indices or int block size) that covers every
+column of ``X`` exactly once.
+"""
+
+import inspect
+from itertools import combinations
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn import get_config
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils import Bunch, check_array
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._compat import HasMethods, _check_feature_names_in, _fit_context
+from ._validation import check_feature_spaces, check_groups
+from .linear import DelayedRidge
+from .metrics import pearson_r, r2_per_target
+from .model_selection import check_run_cv
+
+__all__ = ["Residualizer", "ablate_feature_spaces", "variance_partitioning"]
+
+_SCORINGS = ("r2",)
+_REPLACE_OPTIONS = ("zeros", "mean")
+
+
+def variance_partitioning(
+    estimator,
+    X,
+    y,
+    feature_spaces,
+    *,
+    groups=None,
+    cv=None,
+    scoring="r2",
+    clip=False,
+    n_jobs=None,
+):
+    """Unique and shared held-out explained variance of feature spaces.
+
+    A clone of ``estimator`` is fitted on every non-empty subset of the
+    feature spaces (the columns of ``X`` of the spaces in the subset, side by
+    side in ``feature_spaces`` order), its held-out R^2 is computed per
+    target, and the R^2 of the subsets are combined into the regions of the
+    Venn diagram of explained variance by inclusion-exclusion (Lescroart et
+    al., 2015; de Heer et al., 2017). For two spaces A and B::
+
+        unique_A  = R2(A+B) - R2(B)
+        unique_B  = R2(A+B) - R2(A)
+        shared_AB = R2(A) + R2(B) - R2(A+B)
+
+    and for three spaces the 7 regions (3 unique, 3 shared by exactly two
+    spaces, 1 shared by all three) follow from the 7 subset models in the
+    same way. Any number of spaces works (``2**n_spaces - 1`` fits per fold).
+
+    Parameters
+    ----------
+    estimator : estimator object or None
+        Regressor with ``fit`` and ``predict``, cloned for every subset and
+        fold. ``None`` means ``DelayedRidge()``. ``groups`` is passed to its
+        ``fit`` and ``predict`` when they take a ``groups`` parameter (or
+        accept ``**params`` while scikit-learn's metadata routing is
+        enabled). An estimator with a ``feature_spaces`` parameter that is
+        set (a banded ridge) gets the spaces of each subset.
+    X : array-like of shape (n_samples, n_features)
+        Features of all spaces, side by side.
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        Responses.
+    feature_spaces : dict
+        ``{name: columns}`` (slice, column indices or int block size),
+        covering every column of ``X`` exactly once; at least 2 spaces.
+    groups : array-like of shape (n_samples,), default=None
+        Run labels (contiguous runs). Passed, restricted to the training or
+        test samples, to the estimator, and used by ``cv``.
+    cv : int, cross-validation splitter, iterable or None, default=None
+        Outer folds whose test samples are predicted out of fold (as
+        :func:`~sklearn.model_selection.cross_val_predict`). An int with
+        ``groups`` means that many folds of whole runs, without ``groups``
+        contiguous blocks (:func:`brainenc.model_selection.check_run_cv`).
+        ``None`` means 5 folds, or leave-one-run-out when ``groups`` holds
+        fewer than 5 runs. A single train/test split is ``cv=[(train,
+        test)]``. Test sets must not overlap; samples in no test set are left
+        out of the scores.
+    scoring : {"r2"}, default="r2"
+        Held-out score that is partitioned: the coefficient of determination
+        of the pooled out-of-fold predictions, per target (a variance
+        fraction, so that the regions add up).
+    clip : bool, default=False
+        Set negative regions to 0. Regions estimated from held-out R^2 can be
+        negative by sampling error (and over-fitting of the larger models);
+        they are left as they are by default, so that the identities below
+        hold exactly. Clipped regions no longer add up to ``total``.
+    n_jobs : int, default=None
+        Fits run in parallel over subsets and folds through joblib (``None``
+        means 1 unless in a :func:`joblib.parallel_config` context).
+
+    Returns
+    -------
+    result : :class:`~sklearn.utils.Bunch`
+        - ``space_names`` : list of str, the spaces in ``feature_spaces``
+          order.
+        - ``scores`` : dict of tuple of str to ndarray of shape (n_targets,),
+          the held-out R^2 of the model fitted on each subset of spaces
+          (keys like ``("A",)``, ``("A", "B")``, in ``feature_spaces`` order).
+        - ``regions`` : dict of tuple of str to ndarray of shape (n_targets,),
+          the explained variance shared by exactly the spaces of the key and
+          by no other: ``regions[("A",)]`` is A's unique variance,
+          ``regions[("A", "B")]`` what A and B share and C does not.
+        - ``unique`` : dict of str to ndarray, ``unique[name]`` is
+          ``regions[(name,)]``.
+        - ``shared`` : dict of tuple of str to ndarray, the regions of two or
+          more spaces.
+        - ``total`` : ndarray of shape (n_targets,), the held-out R^2 of the
+          model with all spaces.
+
+        Per-target values are Python floats instead of arrays when ``y`` is
+        1-D. Without ``clip``, the regions that contain a space add up to
+        that space's R^2 (``scores[(name,)]``) and all regions add up to
+        ``total``.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer than 2 feature spaces, ``scoring`` is unknown,
+        test sets overlap, or for the reasons of
+        :func:`brainenc.model_selection.check_run_cv`.
+
+    See Also
+    --------
+    ablate_feature_spaces : Drop in r when one space of a fitted model is
+        removed.
+    Residualizer : Remove the part of one space that others predict.
+
+    Notes
+    -----
+    Regions of three or more spaces can be negative even without sampling
+    error (suppression effects); negative unique variance of a space usually
+    means that adding it to the model over-fits.
+
+    References
+    ----------
+    Lescroart, Stansbury & Gallant (2015). Fourier power, subjective distance,
+    and object categories all provide plausible models of BOLD responses in
+    scene-selective visual areas. Front. Comput. Neurosci. 9:135.
+
+    de Heer, Huth, Griffiths, Gallant & Theunissen (2017). The hierarchical
+    cortical organization of human speech processing. J. Neurosci. 37(27).
+
+    Examples
+    --------
+    >>> from brainenc import DelayedRidge
+    >>> from brainenc.analysis import variance_partitioning
+    >>> from brainenc.datasets import make_multispace_data
+    >>> X, y, groups, truth = make_multispace_data(
+    ...     n_samples=400, space_sizes=(4, 4), n_targets=4, n_runs=4,
+    ...     random_state=0)
+    >>> result = variance_partitioning(
+    ...     DelayedRidge(backend="numpy", cv=2), X, y, truth.feature_spaces,
+    ...     groups=groups, cv=2)
+    >>> sorted(result.scores)
+    [('space0',), ('space0', 'space1'), ('space1',)]
+    >>> parts = (result.unique["space0"] + result.unique["space1"]
+    ...          + result.shared[("space0", "space1")])
+    >>> bool(abs(parts - result.total).max() < 1e-12)
+    True
+    """
+    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    y = check_array(y, ensure_2d=False, dtype=[np.float64, np.float32], input_name="y")
+    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"y must be of shape (n_samples,) or (n_samples, n_targets) with "
+            f"n_samples = {X.shape[0]} as X, got shape {y.shape}."
+        )
+    if not isinstance(scoring, str) or scoring not in _SCORINGS:
+        raise ValueError(f"scoring must be one of {_SCORINGS}, got {scoring!r}.")
+    spaces = check_feature_spaces(feature_spaces, X.shape[1])
+    if len(spaces) < 2:
+        raise ValueError(
+            f"feature_spaces must hold at least 2 spaces to partition variance, "
+            f"got {len(spaces)} ({list(spaces)})."
+        )
+    if estimator is None:
+        estimator = DelayedRidge()
+    _check_regressor(estimator, "estimator")
+    if groups is not None:
+        groups = check_groups(groups, X.shape[0])
+    folds = _outer_folds(cv, groups, X.shape[0])
+    tested = _tested_samples(folds, X.shape[0])
+
+    names = list(spaces)
+    subsets = [
+        subset
+        for size in range(1, len(names) + 1)
+        for subset in combinations(names, size)
+    ]
+    jobs = [(subset, k) for subset in subsets for k in range(len(folds))]
+    predictions = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_predict_subset)(estimator, X, y, spaces, subset, folds[k], groups)
+        for subset, k in jobs
+    )
+    y_2d = y[:, None] if y.ndim == 1 else y
+    out_of_fold = {subset: np.zeros(y_2d.shape) for subset in subsets}
+    for (subset, k), pred in zip(jobs, predictions, strict=True):
+        test = folds[k][1]
+        out_of_fold[subset][test] = np.reshape(pred, (test.size, -1))
+    scores = {
+        subset: r2_per_target(y_2d[tested], out_of_fold[subset][tested])
+        for subset in subsets
+    }
+    regions = _venn_regions(scores, names)
+    if clip:
+        regions = {key: np.maximum(value, 0.0) for key, value in regions.items()}
+    if y.ndim == 1:
+        scores = {key: float(value[0]) for key, value in scores.items()}
+        regions = {key: float(value[0]) for key, value in regions.items()}
+    return Bunch(
+        space_names=names,
+        scores=scores,
+        regions=regions,
+        unique={name: regions[(name,)] for name in names},
+        shared={key: value for key, value in regions.items() if len(key) > 1},
+        total=scores[tuple(names)],
+    )
+
+
+class Residualizer(TransformerMixin, BaseEstimator):
+    """Remove from one feature space what the other spaces linearly predict.
+
+    Residual analysis (Oota et al., 2025): :meth:`fit` learns a regression
+    (by default a ridge with its alpha chosen per column by cross-validation
+    over runs) from the ``source_spaces`` columns of ``X`` to the
+    ``target_space`` columns, on the training data only. :meth:`transform`
+    returns ``X`` with the ``target_space`` columns replaced by their
+    residuals, ``target - regression.predict(source)``, on any data, with the
+    regression fitted during :meth:`fit`. The other columns are returned
+    unchanged, so that the transformer can sit in a
+    :class:`~sklearn.pipeline.Pipeline` before an encoding model: the
+    encoding performance of the residualised space measures what it brings
+    beyond the sources.
+
+    Parameters
+    ----------
+    feature_spaces : dict
+        ``{name: columns}`` (slice, column indices or int block size),
+        covering every column of ``X`` exactly once.
+    target_space : str
+        Name of the space to residualise.
+    source_spaces : list of str or None, default=None
+        Names of the predicting spaces; ``None`` means every space other than
+        ``target_space``.
+    estimator : estimator object or None, default=None
+        Multi-output regressor from the source columns to the target columns.
+        ``None`` means ``DelayedRidge(delays=[0])``: contemporaneous, its
+        alpha chosen per target column by cross-validation over whole runs.
+        Pass for instance ``DelayedRidge(delays=[0, 1, 2])`` to remove what
+        the recent past of the sources predicts too (then pass ``groups`` to
+        :meth:`transform`).
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The regression fitted on the training data.
+    feature_spaces_ : dict of str to ndarray of int
+        Column indices of each space.
+    target_columns_ : ndarray of int
+        Columns of ``X`` that are residualised.
+    source_columns_ : ndarray of int
+        Columns of ``X`` that predict them.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit`, when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    variance_partitioning : Unique and shared variance of feature spaces.
+
+    Notes
+    -----
+    A ridge shrinks its coefficients, so on the training data the residuals
+    keep a small part of the sources (the shrinkage bias); with an alpha
+    chosen by cross-validation that part is small against the independent
+    part of the target space.
+
+    References
+    ----------
+    Oota, Çelik, Deniz, Toneva et al. (2025). Multi-modal brain encoding
+    models for multi-modal stimuli. arXiv:2505.20027.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from brainenc import DelayedRidge
+    >>> from brainenc.analysis import Residualizer
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.standard_normal((200, 3))
+    >>> B = A @ rng.standard_normal((3, 2)) + 0.1 * rng.standard_normal((200, 2))
+    >>> X = np.hstack([A, B])
+    >>> res = Residualizer(
+    ...     {"audio": 3, "video": 2}, "video",
+    ...     estimator=DelayedRidge(delays=[0], backend="numpy", cv=2))
+    >>> X_res = res.fit_transform(X)
+    >>> bool(np.all(X_res[:, :3] == A))
+    True
+    >>> bool(X_res[:, 3:].std() < 0.15 < B.std())
+    True
+    """
+
+    _parameter_constraints = {
+        "feature_spaces": [dict],
+        "target_space": [str],
+        "source_spaces": ["array-like", None],
+        "estimator": [HasMethods(["fit", "predict"]), None],
+    }
+
+    def __init__(
+        self, feature_spaces, target_space, *, source_spaces=None, estimator=None
+    ):
+        self.feature_spaces = feature_spaces
+        self.target_space = target_space
+        self.source_spaces = source_spaces
+        self.estimator = estimator
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, groups=None):
+        """Fit the regression from the source spaces to the target space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features of all spaces.
+        y : None
+            Ignored.
+        groups : array-like of shape (n_samples,), default=None
+            Run labels, passed to the regression's ``fit`` (cross-validation
+            over whole runs, delays inside runs).
+
+        Returns
+        -------
+        self : Residualizer
+            The fitted transformer.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        try:
+            spaces = check_feature_spaces(self.feature_spaces, X.shape[1])
+        except ValueError as exc:
+            raise ValueError(f"{exc} (X has {X.shape[1]} feature(s).)") from exc
+        if self.target_space not in spaces:
+            raise ValueError(
+                f"target_space must be one of the feature spaces {list(spaces)}, "
+                f"got {self.target_space!r}."
+            )
+        if self.source_spaces is None:
+            sources = [name for name in spaces if name != self.target_space]
+        else:
+            sources = [str(name) for name in self.source_spaces]
+        unknown = [name for name in sources if name not in spaces]
+        if unknown or not sources or self.target_space in sources:
+            raise ValueError(
+                f"source_spaces must be a non-empty list of feature spaces other "
+                f"than target_space {self.target_space!r} (among {list(spaces)}), "
+                f"got {self.source_spaces!r}."
+            )
+        groups = check_groups(groups, X.shape[0])
+        self.feature_spaces_ = spaces
+        self.target_columns_ = spaces[self.target_space]
+        self.source_columns_ = np.concatenate([spaces[name] for name in sources])
+        if self.estimator is None:
+            self.estimator_ = DelayedRidge(delays=[0])
+        else:
+            self.estimator_ = clone(self.estimator)
+        _call(
+            self.estimator_.fit,
+            X[:, self.source_columns_],
+            X[:, self.target_columns_],
+            groups=groups,
+        )
+        return self
+
+    def transform(self, X, groups=None):
+        """Replace the target space's columns by their residuals.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of all spaces (training or new data).
+        groups : array-like of shape (n_samples,), default=None
+            Run labels of ``X``, passed to the regression's ``predict`` (only
+            needed when it uses delays).
+
+        Returns
+        -------
+        X_res : ndarray of shape (n_samples, n_features)
+            A copy of ``X`` whose ``target_space`` columns are the residuals
+            of the fitted regression.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if groups is not None:
+            groups = check_groups(groups, X.shape[0])
+        predicted = _call(
+            self.estimator_.predict, X[:, self.source_columns_], groups=groups
+        )
+        X_res = X.copy()
+        target = X[:, self.target_columns_]
+        X_res[:, self.target_columns_] = target - np.reshape(predicted, target.shape)
+        return X_res
+
+    def fit_transform(self, X, y=None, groups=None):
+        """Fit on ``X``, then return its residualised copy.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features of all spaces.
+        y : None
+            Ignored.
+        groups : array-like of shape (n_samples,), default=None
+            Run labels, passed to the regression's ``fit`` and ``predict``.
+
+        Returns
+        -------
+        X_res : ndarray of shape (n_samples, n_features)
+            ``X`` with the ``target_space`` columns residualised.
+        """
+        return self.fit(X, y, groups=groups).transform(X, groups=groups)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features: the input names, unchanged.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input feature names; defaults to ``feature_names_in_`` or
+            ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            The input feature names (residualised columns keep their name).
+        """
+        check_is_fitted(self)
+        return np.asarray(_check_feature_names_in(self, input_features), dtype=object)
+
+
+def ablate_feature_spaces(
+    model,
+    X,
+    y,
+    feature_spaces,
+    *,
+    groups=None,
+    replace="zeros",
+    X_train=None,
+    train_mean=None,
+):
+    """Leave-one-space-out ablation of a fitted model: drop in r per target.
+
+    For each feature space in turn, the columns of that space in ``X`` are
+    replaced by zeros or by their training mean, the fitted ``model``
+    predicts from the ablated features, and the per-target Pearson r of that
+    prediction is subtracted from the r of the prediction from the intact
+    ``X``. A large drop means the model relies on that space.
+
+    Parameters
+    ----------
+    model : fitted estimator
+        Model with a ``predict`` method, already fitted on features laid out
+        as ``X``. ``groups`` is passed to ``predict`` when it takes it.
+    X : array-like of shape (n_samples, n_features)
+        Features to evaluate on (normally held-out runs).
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        Responses to evaluate on.
+    feature_spaces : dict
+        ``{name: columns}`` (slice, column indices or int block size),
+        covering every column of ``X`` exactly once.
+    groups : array-like of shape (n_samples,), default=None
+        Run labels of ``X``.
+    replace : {"zeros", "mean"}, default="zeros"
+        What replaces an ablated space: zeros, or each column's mean over the
+        training data (``X_train`` or ``train_mean``). For a model linear in
+        its features the two give the same r (the prediction moves by a
+        constant), except for the zero padding of delays at run starts.
+    X_train : array-like of shape (n_train_samples, n_features), default=None
+        Training features, whose column means replace an ablated space when
+        ``replace="mean"``.
+    train_mean : array-like of shape (n_features,), default=None
+        The training column means themselves (instead of ``X_train``).
+
+    Returns
+    -------
+    result : :class:`~sklearn.utils.Bunch`
+        - ``space_names`` : list of str.
+        - ``full`` : ndarray of shape (n_targets,), r of the intact model.
+        - ``ablated`` : dict of str to ndarray of shape (n_targets,), r with
+          that space ablated.
+        - ``drop`` : dict of str to ndarray of shape (n_targets,),
+          ``full - ablated[name]`` (positive when the space helps).
+
+        Per-target values are Python floats when ``y`` is 1-D.
+
+    Raises
+    ------
+    ValueError
+        If ``replace`` is unknown, ``replace="mean"`` comes without
+        ``X_train`` or ``train_mean`` (or with both), their number of features
+        differs from ``X``'s, or for the reasons of :func:`brainenc.pearson_r`.
+
+    See Also
+    --------
+    variance_partitioning : Unique and shared variance, by refitting subsets.
+
+    Examples
+    --------
+    >>> from brainenc import DelayedRidge
+    >>> from brainenc.analysis import ablate_feature_spaces
+    >>> from brainenc.datasets import make_multispace_data
+    >>> X, y, groups, truth = make_multispace_data(
+    ...     n_samples=600, space_sizes=(4, 4), n_targets=2, n_runs=3,
+    ...     random_state=0)
+    >>> train, test = groups < 2, groups == 2
+    >>> model = DelayedRidge(backend="numpy", cv=2).fit(
+    ...     X[train], y[train], groups=groups[train])
+    >>> result = ablate_feature_spaces(
+    ...     model, X[test], y[test], truth.feature_spaces, groups=groups[test])
+    >>> truth.driving_space.tolist()
+    [0, 1]
+    >>> bool(result.drop["space0"][0] > 0.3 > result.drop["space1"][0])
+    True
+    """
+    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    if not isinstance(replace, str) or replace not in _REPLACE_OPTIONS:
+        raise ValueError(f"replace must be one of {_REPLACE_OPTIONS}, got {replace!r}.")
+    spaces = check_feature_spaces(feature_spaces, X.shape[1])
+    fill = _fill_values(replace, X_train, train_mean, X.shape[1])
+    if not hasattr(model, "predict"):
+        raise TypeError(
+            f"model must be a fitted estimator with a predict method, got "
+            f"{type(model).__name__}."
+        )
+    if groups is not None:
+        groups = check_groups(groups, X.shape[0])
+    full = pearson_r(y, _call(model.predict, X, groups=groups))
+    ablated = {}
+    for name, columns in spaces.items():
+        X_ablated = X.copy()
+        X_ablated[:, columns] = fill[columns]
+        ablated[name] = pearson_r(y, _call(model.predict, X_ablated, groups=groups))
+    return Bunch(
+        space_names=list(spaces),
+        full=full,
+        ablated=ablated,
+        drop={name: full - r for name, r in ablated.items()},
+    )
+
+
+# --------------------------------------------------------------------------
+# Private helpers
+# --------------------------------------------------------------------------
+
+
+def _venn_regions(scores, names):
+    """Regions of the Venn diagram of explained variance, by Moebius inversion.
+
+    With ``R(S)`` the score of the model on the spaces ``S`` (``R({}) = 0``)
+    and ``U`` all spaces, ``g(C) = R(U) - R(U - C)`` is the variance that
+    only spaces of ``C`` explain: the sum of the regions ``T`` inside ``C``.
+    Inverting that sum over subsets gives each region ``T`` (the variance
+    explained by exactly the spaces of ``T``) as
+    ``sum over C inside T of (-1) ** (|T| - |C|) * g(C)``.
+    """
+    full = scores[tuple(names)]
+
+    def score(subset):
+        return scores[subset] if subset else np.zeros_like(full)
+
+    def g(subset):
+        rest = tuple(name for name in names if name not in subset)
+        return full - score(rest)
+
+    regions = {}
+    for size in range(1, len(names) + 1):
+        for region in combinations(names, size):
+            value = np.zeros_like(full)
+            for k in range(1, size + 1):
+                for part in combinations(region, k):
+                    value = value + (-1) ** (size - k) * g(part)
+            regions[region] = value
+    return regions
+
+
+def _fit_predict_subset(estimator, X, y, spaces, subset, fold, groups):
+    """Fit a clone on the subset's columns of the training fold, predict test."""
+    train, test = fold
+    columns = np.concatenate([spaces[name] for name in subset])
+    model = clone(estimator)
+    params = model.get_params(deep=False)
+    if params.get("feature_spaces") is not None:
+        model.set_params(
+            feature_spaces={name: int(spaces[name].size) for name in subset}
+        )
+    X_sub = X[:, columns]
+    g_train = None if groups is None else groups[train]
+    g_test = None if groups is None else groups[test]
+    _call(model.fit, X_sub[train], y[train], groups=g_train)
+    return _call(model.predict, X_sub[test], groups=g_test)
+
+
+def _call(method, *args, groups=None):
+    """Call ``method(*args)``, with ``groups`` when the method takes it."""
+    if groups is None:
+        return method(*args)
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return method(*args)
+    if "groups" in parameters:
+        return method(*args, groups=groups)
+    takes_params = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    if takes_params and get_config()["enable_metadata_routing"]:
+        return method(*args, groups=groups)
+    return method(*args)
+
+
+def _check_regressor(estimator, name):
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+        raise TypeError(
+            f"{name} must be an estimator with fit and predict methods (or "
+            f"None for DelayedRidge()), got {type(estimator).__name__}."
+        )
+
+
+def _outer_folds(cv, groups, n_samples):
+    if cv is None:
+        n_runs = 0 if groups is None else np.unique(groups).size
+        cv = min(5, n_runs) if n_runs >= 2 else 5
+    folds = check_run_cv(cv, groups, n_samples=n_samples)
+    return [(np.asarray(train), np.asarray(test)) for train, test in folds]
+
+
+def _tested_samples(folds, n_samples):
+    """Indices of the samples in a test set; test sets must not overlap."""
+    count = np.zeros(n_samples, dtype=np.intp)
+    for _, test in folds:
+        count[test] += 1
+    if np.any(count > 1):
+        raise ValueError(
+            f"cv must have disjoint test sets (each sample predicted out of fold "
+            f"once), but {int(np.sum(count > 1))} samples are in several test "
+            f"sets."
+        )
+    tested = np.flatnonzero(count)
+    if tested.size < 2:
+        raise ValueError(
+            f"cv must leave at least 2 samples in its test sets, got {tested.size}."
+        )
+    return tested
+
+
+def _fill_values(replace, X_train, train_mean, n_features):
+    """Values per column that replace an ablated space."""
+    if replace == "zeros":
+        return np.zeros(n_features)
+    if X_train is not None and train_mean is not None:
+        raise ValueError(
+            "replace='mean' takes the training mean from X_train or from "
+            "train_mean, not both."
+        )
+    if X_train is None and train_mean is None:
+        raise ValueError(
+            "replace='mean' needs the training mean of the features: pass "
+            "X_train (the training features) or train_mean (their column means)."
+        )
+    if X_train is not None:
+        X_train = check_array(X_train, dtype=np.float64, input_name="X_train")
+        mean, name = X_train.mean(axis=0), "X_train"
+    else:
+        mean = check_array(
+            train_mean, ensure_2d=False, dtype=np.float64, input_name="train_mean"
+        )
+        name = "train_mean"
+    if mean.shape != (n_features,):
+        raise ValueError(
+            f"{name} must have the {n_features} features of X, got means of "
+            f"shape {mean.shape}."
+        )
+    return mean
