@@ -43,3 +43,20 @@ __all__ = [
     "pearson_r",
     "r2_per_target",
 ]
+
+# Neural encoders need torch and skorch (the ``deep`` extra): they are loaded on
+# first access, so ``import brainenc`` never imports torch. They are left out of
+# ``__all__`` so that ``from brainenc import *`` works without torch.
+_NEURAL = ("PCAMLPEncoder", "ConvTemporalEncoder")
+
+
+def __getattr__(name):
+    if name in _NEURAL:
+        from . import neural
+
+        return getattr(neural, name)
+    raise AttributeError(f"module 'brainenc' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_NEURAL))
