@@ -14,7 +14,13 @@ from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import brainenc
-from brainenc import DelayedRidge, Delayer, Residualizer, TargetwiseEnsemble
+from brainenc import (
+    DelayedRidge,
+    Delayer,
+    Residualizer,
+    StackedRegressor,
+    TargetwiseEnsemble,
+)
 
 # Fast, deterministic settings for each public estimator (one or more
 # configurations per class).
@@ -41,6 +47,19 @@ INSTANCES = {
             ),
         )
     ],
+    StackedRegressor: [
+        StackedRegressor(
+            estimators=[
+                ("a", DelayedRidge(delays=[0, 1], alphas=[0.1, 1.0, 10.0], cv=2), [0]),
+                (
+                    "b",
+                    DelayedRidge(delays=[0, 1], alphas=[0.1, 1.0, 10.0], cv=2),
+                    slice(1, None),
+                ),
+            ],
+            cv=2,
+        )
+    ],
     TargetwiseEnsemble: [
         TargetwiseEnsemble(
             [("a", DelayedRidge(delays=[0, 1], cv=2, backend="numpy")), ("b", Ridge())]
@@ -56,6 +75,10 @@ _TIME_LAGGED = (
 
 EXPECTED_FAILED_CHECKS = {
     DelayedRidge: {
+        "check_methods_subset_invariance": _TIME_LAGGED.format("subset"),
+        "check_methods_sample_order_invariance": _TIME_LAGGED.format("permutation"),
+    },
+    StackedRegressor: {
         "check_methods_subset_invariance": _TIME_LAGGED.format("subset"),
         "check_methods_sample_order_invariance": _TIME_LAGGED.format("permutation"),
     },

@@ -20,12 +20,18 @@ from .metrics import (
     r2_per_target,
 )
 from .model_selection import BlockedKFold
+from .stacking import (
+    StackedRegressor,
+    solve_simplex_qp,
+    structured_variance_partitioning,
+)
 
 __all__ = [
     "BlockedKFold",
     "DelayedRidge",
     "Delayer",
     "Residualizer",
+    "StackedRegressor",
     "TargetwiseEnsemble",
     "ablate_feature_spaces",
     "make_multispace_data",
@@ -42,6 +48,8 @@ __all__ = [
     "make_encoding_data",
     "pearson_r",
     "r2_per_target",
+    "solve_simplex_qp",
+    "structured_variance_partitioning",
 ]
 
 # Neural encoders need torch and skorch (the ``deep`` extra): they are loaded on
