@@ -1,6 +1,7 @@
 """scikit-learn's estimator checks over every public estimator of brainenc.
 
-Estimators are discovered from ``brainenc.__all__``; a guard fails when a
+Estimators are discovered from ``brainenc.__all__`` and, when torch and skorch
+are installed, ``brainenc.neural.__all__``; a guard fails when a
 public estimator has no entry in the table of fast constructor arguments.
 Expected failures are declared per estimator with the reason, and show up
 as xfails in the report; nothing is skipped silently.
@@ -21,6 +22,11 @@ from brainenc import (
     StackedRegressor,
     TargetwiseEnsemble,
 )
+
+try:  # the neural encoders need the ``deep`` extra
+    from brainenc import neural
+except ImportError:
+    neural = None
 
 # Fast, deterministic settings for each public estimator (one or more
 # configurations per class).
@@ -93,14 +99,57 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
+if neural is not None:
+    INSTANCES[neural.PCAMLPEncoder] = [
+        neural.PCAMLPEncoder(
+            delays=[0, 1],
+            n_components=4,
+            hidden_units=8,
+            lr=1e-2,
+            batch_size=32,
+            max_epochs=20,
+            random_state=0,
+        )
+    ]
+    EXPECTED_FAILED_CHECKS[neural.PCAMLPEncoder] = {
+        "check_methods_subset_invariance": _TIME_LAGGED.format("subset"),
+        "check_methods_sample_order_invariance": _TIME_LAGGED.format("permutation"),
+    }
+    INSTANCES[neural.ConvTemporalEncoder] = [
+        neural.ConvTemporalEncoder(
+            embed_dim=4,
+            kernel_size=3,
+            window_len=8,
+            windows_per_epoch=64,
+            batch_size=8,
+            lr=0.01,
+            max_epochs=3,
+            device="cpu",
+            random_state=0,
+        )
+    ]
+    _TEMPORAL = (
+        "the temporal convolution mixes neighbouring samples of a run, so "
+        "predictions on a {} of the samples differ from the same rows predicted "
+        "in context; right for a temporal model"
+    )
+    EXPECTED_FAILED_CHECKS[neural.ConvTemporalEncoder] = {
+        "check_methods_subset_invariance": _TEMPORAL.format("subset"),
+        "check_methods_sample_order_invariance": _TEMPORAL.format("permutation"),
+    }
+
+
 def _public_estimators():
+    names = [(brainenc, name) for name in brainenc.__all__]
+    if neural is not None:
+        names += [(neural, name) for name in neural.__all__]
     return sorted(
-        (
+        {
             obj
-            for name in brainenc.__all__
-            if inspect.isclass(obj := getattr(brainenc, name))
+            for module, name in names
+            if inspect.isclass(obj := getattr(module, name))
             and issubclass(obj, BaseEstimator)
-        ),
+        },
         key=lambda cls: cls.__name__,
     )
 

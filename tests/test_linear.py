@@ -429,3 +429,25 @@ def test_pipeline_scored_under_routing_in_gridsearchcv(data):
     np.testing.assert_allclose(scores[1], np.mean(manual), rtol=1e-6)
     with pytest.raises(ValueError, match="sample_weight is not supported"):
         search.best_estimator_[-1].score(X, y, sample_weight=np.ones(len(y)))
+
+
+def test_default_cv_uses_leave_one_run_out_silently_with_few_runs(data):
+    X, y, groups, _ = data
+    keep = groups < 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = DelayedRidge(backend="numpy").fit(X[keep], y[keep], groups=groups[keep])
+    assert model.n_splits_ == 3
+    assert DelayedRidge(backend="numpy").fit(X, y, groups=groups).n_splits_ == 5
+
+
+def test_targets_without_signal_do_not_trigger_the_edge_warning(data):
+    X, y, groups, _ = data
+    noise = np.random.default_rng(0).standard_normal(y.shape)
+    model = DelayedRidge(alphas=ALPHAS, backend="numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, noise, groups=groups)
+    # the noise targets did choose the largest alpha: the warning was right to
+    # stay silent, not blind
+    assert np.mean(model.best_alphas_ == ALPHAS[-1]) > 0.5

@@ -67,7 +67,8 @@ def solve_ridge_cv(
     -------
     result : dict
         ``best_alphas`` (n_targets,), ``cv_scores`` (n_alphas, n_targets)
-        averaged over folds, ``coef`` (n_features, n_targets), ``intercept``
+        averaged over folds, ``null_scores`` (n_targets,) the held-out score
+        of predicting the training mean, ``coef`` (n_features, n_targets), ``intercept``
         (n_targets,), ``method``. All NumPy.
     """
     B = backend
@@ -115,6 +116,9 @@ def solve_ridge_cv(
     Xb = B.asarray(X, dtype=dtype)
     alphas_b = B.asarray(np.asarray(alphas, dtype=dtype), dtype=dtype)
     scores = np.empty((len(folds), len(alphas), n_targets), dtype=np.float64)
+    # Score of predicting the training mean (the limit of an infinite alpha):
+    # a target whose best score is no better has no signal to regularise.
+    null_scores = np.empty((len(folds), n_targets), dtype=np.float64)
 
     gram = XtY = None
     if method == "primal":
@@ -186,6 +190,9 @@ def solve_ridge_cv(
                     Y_test = Y_test - y_train_mean
                 proj = eigvecs.T @ Y_train
                 del Y_train
+            null_scores[i_fold, batch] = B.to_numpy(
+                _score(B, scoring, Y_test, Y_test * 0)
+            )
             for i_alpha in range(len(alphas)):
                 pred = A @ (proj / (eigvals + alphas_b[i_alpha])[:, None])
                 scores[i_fold, i_alpha, batch] = B.to_numpy(
@@ -227,6 +234,7 @@ def solve_ridge_cv(
     return {
         "best_alphas": best_alphas,
         "cv_scores": cv_scores,
+        "null_scores": null_scores.mean(axis=0),
         "coef": coef,
         "intercept": intercept,
         "method": method,

@@ -50,12 +50,14 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
     alphas : float or array-like of float, default=DEFAULT_ALPHAS
         Candidate regularisation strengths (``1e-2, 1e-1, ..., 1e8``). Sorted
         and de-duplicated before use.
-    cv : int, cross-validation generator or iterable, default=5
-        Folds for the alpha search. An int with ``groups`` means that many
-        folds of whole runs (``GroupKFold``; leave-one-run-out, with a
-        warning, when there are fewer runs); an int without ``groups`` means
-        contiguous unshuffled blocks (:class:`brainenc.BlockedKFold`). A
-        splitter receives ``groups``; an iterable of (train, test) pairs is
+    cv : int, cross-validation generator, iterable or None, default=None
+        Folds for the alpha search. ``None`` means 5 folds of whole runs, or
+        leave-one-run-out when ``groups`` holds fewer than 5 runs (5
+        contiguous blocks without ``groups``). An int with ``groups`` means
+        that many folds of whole runs (``GroupKFold``; leave-one-run-out,
+        with a warning, when there are fewer runs); an int without ``groups``
+        means contiguous unshuffled blocks (:class:`brainenc.BlockedKFold`).
+        A splitter receives ``groups``; an iterable of (train, test) pairs is
         used as given.
     fit_intercept : bool, default=True
         Fit an intercept (centre features and targets on the training samples
@@ -196,7 +198,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         delays=4,
         *,
         alphas=DEFAULT_ALPHAS,
-        cv=5,
+        cv=None,
         fit_intercept=True,
         standardize=False,
         scoring="neg_mean_squared_error",
@@ -333,7 +335,9 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
             self.space_names_ = list(spaces)
             self._spaces = spaces
         if not self.banded:
-            _warn_alphas_on_edge(self.best_alphas_, alphas, self.cv_scores_)
+            _warn_alphas_on_edge(
+                self.best_alphas_, alphas, self.cv_scores_, result["null_scores"]
+            )
         return self
 
     @property
@@ -463,7 +467,9 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
     def _make_folds(self, n_samples, groups):
         cv = self.cv
         n_runs = np.unique(groups).size
-        if isinstance(cv, Integral) and n_runs > 1 and cv > n_runs:
+        if cv is None:
+            cv = min(5, n_runs) if n_runs > 1 else 5
+        elif isinstance(cv, Integral) and n_runs > 1 and cv > n_runs:
             warnings.warn(
                 f"cv={cv} asks for more folds than the {n_runs} runs in groups; "
                 f"using leave-one-run-out ({n_runs} folds).",
@@ -495,10 +501,16 @@ def _check_alphas(alphas):
     return np.unique(values)
 
 
-def _warn_alphas_on_edge(best_alphas, alphas, cv_scores, share=0.2):
-    # Targets whose score does not depend on alpha (constant targets) have no
-    # best alpha: leave them out of the count.
-    best_alphas = best_alphas[np.ptp(cv_scores, axis=0) > 0]
+def _warn_alphas_on_edge(best_alphas, alphas, cv_scores, null_scores, share=0.2):
+    # Leave out of the count the targets with nothing to regularise: those
+    # whose score does not depend on alpha (constant targets), and those whose
+    # best held-out score is no better than predicting the training mean (no
+    # signal: the largest alpha is right, and a larger one would change
+    # nothing).
+    best = cv_scores.max(axis=0)
+    margin = 1e-3 * np.abs(null_scores) + np.finfo(np.float32).eps
+    informative = (np.ptp(cv_scores, axis=0) > 0) & (best > null_scores + margin)
+    best_alphas = best_alphas[informative]
     if alphas.size < 3 or best_alphas.size == 0:
         return
     for edge, name, advice in (
