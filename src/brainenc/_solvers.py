@@ -12,7 +12,10 @@ are then batched matrix products in the eigenbasis. Centering and scaling of
 the features are estimated on the training samples of each fold only.
 """
 
+import importlib
+
 import numpy as np
+from joblib import Parallel, delayed
 
 SCORINGS = ("neg_mean_squared_error", "r2", "pearson_r")
 
@@ -30,6 +33,7 @@ def solve_ridge_cv(
     scoring="neg_mean_squared_error",
     n_targets_batch=None,
     dtype="float32",
+    n_jobs=None,
     progress=None,
 ):
     """Fit ridge with a per-target alpha chosen by cross-validation.
@@ -60,6 +64,10 @@ def solve_ridge_cv(
         Number of targets processed at once; ``None`` means all.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the computation.
+    n_jobs : int or None, default=None
+        Folds run in parallel through joblib (threads unless a backend is set
+        with ``joblib.parallel_config``; ``None`` means 1 outside such a
+        context).
     progress : callable or None
         Called as ``progress(step, n_steps)`` after each fold and the refit.
 
@@ -109,18 +117,15 @@ def solve_ridge_cv(
     )
 
     def get_targets(batch, rows=None):
-        values = Y[:, batch] if rows is None else Y[rows, batch]
-        values = np.asarray(values - y_mean[batch], dtype=dtype)
-        return B.asarray(values, dtype=dtype)
+        return _targets(B, Y, y_mean, batch, rows, dtype)
 
     Xb = B.asarray(X, dtype=dtype)
-    alphas_b = B.asarray(np.asarray(alphas, dtype=dtype), dtype=dtype)
     scores = np.empty((len(folds), len(alphas), n_targets), dtype=np.float64)
     # Score of predicting the training mean (the limit of an infinite alpha):
     # a target whose best score is no better has no signal to regularise.
     null_scores = np.empty((len(folds), n_targets), dtype=np.float64)
 
-    gram = XtY = None
+    gram = col_sum = XtY = y_sum = None
     if method == "primal":
         gram = Xb.T @ Xb
         col_sum = Xb.sum(0)
@@ -131,75 +136,36 @@ def solve_ridge_cv(
             y_sum.append(Y_batch.sum(0))
             del Y_batch
 
-    for i_fold, (train, test) in enumerate(folds):
-        test_b = B.asarray(np.asarray(test, dtype=np.int64), dtype="int64")
-        n_train = len(train)
-        X_test = Xb[test_b]
-        if method == "primal":
-            gram_train = gram - X_test.T @ X_test
-            mean = (col_sum - X_test.sum(0)) / n_train
-            scale = None
-            if standardize:
-                var = B.diagonal_view(gram_train) / n_train - mean**2
-                scale = _fold_scale(B, var, mean, n_train, dtype)
-            if fit_intercept:
-                gram_train = gram_train - n_train * (mean[:, None] * mean[None, :])
-            else:
-                mean = None
-            if standardize:
-                gram_train = gram_train / (scale[:, None] * scale[None, :])
-            eigvals, eigvecs = _eigh(B, gram_train)
-            del gram_train
-            A = _transform(X_test, mean, scale) @ eigvecs
-        else:
-            train_b = B.asarray(np.asarray(train, dtype=np.int64), dtype="int64")
-            X_train = Xb[train_b]  # a copy: centred and scaled in place
-            mean = X_train.mean(0)
-            scale = None
-            if standardize:
-                var = ((X_train - mean) ** 2).mean(0)
-                scale = _fold_scale(B, var, mean, n_train, dtype)
-            if not fit_intercept:
-                mean = None
-            _transform_inplace(X_train, mean, scale)
-            eigvals, eigvecs = _eigh(B, X_train @ X_train.T)
-            _transform_inplace(X_test, mean, scale)
-            A = (X_test @ X_train.T) @ eigvecs
-            del X_train
-
-        for i_batch, batch in enumerate(batches):
-            Y_test = get_targets(batch, test)
-            if method == "primal":
-                y_train_sum = y_sum[i_batch] - Y_test.sum(0)
-                XtY_train = XtY[i_batch] - X_test.T @ Y_test
-                if fit_intercept:
-                    y_train_mean = y_train_sum / n_train
-                    XtY_train = XtY_train - n_train * (
-                        mean[:, None] * y_train_mean[None, :]
-                    )
-                    Y_test = Y_test - y_train_mean
-                if standardize:
-                    XtY_train = XtY_train / scale[:, None]
-                proj = eigvecs.T @ XtY_train
-                del XtY_train
-            else:
-                Y_train = get_targets(batch, train)
-                if fit_intercept:
-                    y_train_mean = Y_train.mean(0)
-                    Y_train = Y_train - y_train_mean
-                    Y_test = Y_test - y_train_mean
-                proj = eigvecs.T @ Y_train
-                del Y_train
-            null_scores[i_fold, batch] = B.to_numpy(
-                _score(B, scoring, Y_test, Y_test * 0)
-            )
-            for i_alpha in range(len(alphas)):
-                pred = A @ (proj / (eigvals + alphas_b[i_alpha])[:, None])
-                scores[i_fold, i_alpha, batch] = B.to_numpy(
-                    _score(B, scoring, Y_test, pred)
-                )
-            del proj, Y_test
-        del A, eigvecs, eigvals, X_test
+    # Folds are independent: joblib runs them (threads by default, which share
+    # the arrays; any backend chosen with joblib.parallel_config, dask
+    # included, takes precedence).
+    fold_jobs = (
+        delayed(_fold_scores)(
+            B.name,
+            Xb,
+            Y,
+            y_mean,
+            train,
+            test,
+            batches,
+            alphas,
+            method=method,
+            fit_intercept=fit_intercept,
+            standardize=standardize,
+            scoring=scoring,
+            dtype=dtype,
+            gram=gram,
+            col_sum=col_sum,
+            XtY=XtY,
+            y_sum=y_sum,
+        )
+        for train, test in folds
+    )
+    results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+        fold_jobs
+    )
+    for i_fold, (fold_scores, fold_null) in enumerate(results):
+        scores[i_fold], null_scores[i_fold] = fold_scores, fold_null
         if progress is not None:
             progress(i_fold + 1, n_steps)
 
@@ -260,6 +226,109 @@ def select_best_alphas(cv_scores):
     scale = np.abs(cv_scores).max(axis=0, keepdims=True) + np.finfo(float).tiny
     slope = 1e-10 * scale * np.arange(n_alphas)[:, None]
     return np.argmax(np.nan_to_num(cv_scores, nan=-np.inf) + slope, axis=0)
+
+
+def _fold_scores(
+    backend_name,
+    Xb,
+    Y,
+    y_mean,
+    train,
+    test,
+    batches,
+    alphas,
+    *,
+    method,
+    fit_intercept,
+    standardize,
+    scoring,
+    dtype,
+    gram,
+    col_sum,
+    XtY,
+    y_sum,
+):
+    """Held-out scores of every alpha and target on one fold.
+
+    Returns ``scores`` (n_alphas, n_targets) and ``null_scores`` (n_targets,),
+    the score of predicting the training mean.
+    """
+    B = importlib.import_module(f"himalaya.backend.{backend_name}")
+    n_targets = Y.shape[1]
+    scores = np.empty((len(alphas), n_targets), dtype=np.float64)
+    null_scores = np.empty(n_targets, dtype=np.float64)
+    alphas_b = B.asarray(np.asarray(alphas, dtype=dtype), dtype=dtype)
+    test_b = B.asarray(np.asarray(test, dtype=np.int64), dtype="int64")
+    n_train = len(train)
+    X_test = Xb[test_b]
+    if method == "primal":
+        gram_train = gram - X_test.T @ X_test
+        mean = (col_sum - X_test.sum(0)) / n_train
+        scale = None
+        if standardize:
+            var = B.diagonal_view(gram_train) / n_train - mean**2
+            scale = _fold_scale(B, var, mean, n_train, dtype)
+        if fit_intercept:
+            gram_train = gram_train - n_train * (mean[:, None] * mean[None, :])
+        else:
+            mean = None
+        if standardize:
+            gram_train = gram_train / (scale[:, None] * scale[None, :])
+        eigvals, eigvecs = _eigh(B, gram_train)
+        del gram_train
+        A = _transform(X_test, mean, scale) @ eigvecs
+    else:
+        train_b = B.asarray(np.asarray(train, dtype=np.int64), dtype="int64")
+        X_train = Xb[train_b]  # a copy: centred and scaled in place
+        mean = X_train.mean(0)
+        scale = None
+        if standardize:
+            var = ((X_train - mean) ** 2).mean(0)
+            scale = _fold_scale(B, var, mean, n_train, dtype)
+        if not fit_intercept:
+            mean = None
+        _transform_inplace(X_train, mean, scale)
+        eigvals, eigvecs = _eigh(B, X_train @ X_train.T)
+        _transform_inplace(X_test, mean, scale)
+        A = (X_test @ X_train.T) @ eigvecs
+        del X_train
+
+    for i_batch, batch in enumerate(batches):
+        Y_test = _targets(B, Y, y_mean, batch, test, dtype)
+        if method == "primal":
+            y_train_sum = y_sum[i_batch] - Y_test.sum(0)
+            XtY_train = XtY[i_batch] - X_test.T @ Y_test
+            if fit_intercept:
+                y_train_mean = y_train_sum / n_train
+                XtY_train = XtY_train - n_train * (
+                    mean[:, None] * y_train_mean[None, :]
+                )
+                Y_test = Y_test - y_train_mean
+            if standardize:
+                XtY_train = XtY_train / scale[:, None]
+            proj = eigvecs.T @ XtY_train
+            del XtY_train
+        else:
+            Y_train = _targets(B, Y, y_mean, batch, train, dtype)
+            if fit_intercept:
+                y_train_mean = Y_train.mean(0)
+                Y_train = Y_train - y_train_mean
+                Y_test = Y_test - y_train_mean
+            proj = eigvecs.T @ Y_train
+            del Y_train
+        null_scores[batch] = B.to_numpy(_score(B, scoring, Y_test, Y_test * 0))
+        for i_alpha in range(len(alphas)):
+            pred = A @ (proj / (eigvals + alphas_b[i_alpha])[:, None])
+            scores[i_alpha, batch] = B.to_numpy(_score(B, scoring, Y_test, pred))
+        del proj, Y_test
+    return scores, null_scores
+
+
+def _targets(B, Y, y_mean, batch, rows, dtype):
+    """A batch of targets (rows optional), centred globally, on the backend."""
+    values = Y[:, batch] if rows is None else Y[rows, batch]
+    values = np.asarray(values - y_mean[batch], dtype=dtype)
+    return B.asarray(values, dtype=dtype)
 
 
 def _transform(X, mean, scale):

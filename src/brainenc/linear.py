@@ -81,6 +81,12 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
     n_targets_batch : int or "auto", default="auto"
         Targets solved at once; ``"auto"`` sizes batches to about 1 GiB of
         working memory (at least 1 target).
+    n_jobs : int, default=None
+        Number of cross-validation folds fitted in parallel through joblib
+        (threads by default; ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context, -1 means all cores). Under
+        ``joblib.parallel_config(backend="dask")`` the folds of one fit run
+        on a dask cluster. The answer does not depend on it.
     feature_spaces : dict, default=None
         ``{name: columns}`` blocks of the columns of ``X`` (a slice, a
         sequence of column indices, or an int block size); every column in
@@ -185,6 +191,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         "banded": ["boolean"],
         "n_iter": [Interval(Integral, 1, None, closed="left")],
         "concentration": [Interval(Real, 0, None, closed="neither"), tuple, list],
+        "n_jobs": [Integral, None],
         "n_targets_batch": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
@@ -206,6 +213,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         backend="auto",
         dtype="float32",
         n_targets_batch="auto",
+        n_jobs=None,
         feature_spaces=None,
         banded=False,
         n_iter=100,
@@ -223,6 +231,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         self.backend = backend
         self.dtype = dtype
         self.n_targets_batch = n_targets_batch
+        self.n_jobs = n_jobs
         self.feature_spaces = feature_spaces
         self.banded = banded
         self.n_iter = n_iter
@@ -315,6 +324,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
                 scoring=self.scoring,
                 n_targets_batch=batch,
                 dtype=self.dtype,
+                n_jobs=self.n_jobs,
                 progress=_Progress("DelayedRidge", self.verbose),
             )
             del X_delayed

@@ -1,0 +1,56 @@
+"""Folds of one DelayedRidge fit through joblib: threads, processes and dask."""
+
+import joblib
+import numpy as np
+import pytest
+
+from brainenc import DelayedRidge, make_encoding_data
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_encoding_data(
+        n_samples=800, n_features=10, n_targets=30, n_runs=5, random_state=0
+    )
+
+
+def _fit(data, **kwargs):
+    X, y, groups, _ = data
+    model = DelayedRidge(backend="numpy", dtype="float64", **kwargs)
+    return model.fit(X, y, groups=groups)
+
+
+@pytest.mark.parametrize("solver", ["primal", "dual"])
+def test_threads_and_processes_give_the_serial_answer(data, solver):
+    serial = _fit(data, solver=solver)
+    threads = _fit(data, solver=solver, n_jobs=2)
+    np.testing.assert_allclose(threads.cv_scores_, serial.cv_scores_, rtol=1e-10)
+    np.testing.assert_allclose(threads.coef_, serial.coef_, rtol=1e-10, atol=1e-12)
+    with joblib.parallel_config(backend="loky", n_jobs=2):
+        processes = _fit(data, solver=solver)
+    np.testing.assert_allclose(processes.cv_scores_, serial.cv_scores_, rtol=1e-10)
+    np.testing.assert_array_equal(processes.best_alphas_, serial.best_alphas_)
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_local_answer(data):
+    distributed = pytest.importorskip("distributed")
+    local = _fit(data)
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        joblib.parallel_config(backend="dask"),
+    ):
+        addresses = set(client.scheduler_info()["workers"])
+        with distributed.get_task_stream(client) as stream:
+            remote = _fit(data, n_jobs=-1)
+    # the folds really ran on the cluster's worker processes
+    assert len(stream.data) >= remote.n_splits_
+    assert {task["worker"] for task in stream.data} <= addresses
+    np.testing.assert_allclose(remote.cv_scores_, local.cv_scores_, rtol=1e-10)
+    np.testing.assert_allclose(remote.coef_, local.coef_, rtol=1e-10, atol=1e-12)
