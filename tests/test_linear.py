@@ -451,3 +451,18 @@ def test_targets_without_signal_do_not_trigger_the_edge_warning(data):
     # the noise targets did choose the largest alpha: the warning was right to
     # stay silent, not blind
     assert np.mean(model.best_alphas_ == ALPHAS[-1]) > 0.5
+
+
+def test_fit_refused_up_front_when_memory_would_not_suffice(data, monkeypatch):
+    import brainenc.linear
+
+    X, y, groups, _ = data
+    monkeypatch.setattr(brainenc.linear, "_available_memory", lambda: 2**16)
+    with pytest.raises(MemoryError, match=r"would need about .* GiB of memory but"):
+        DelayedRidge(backend="numpy").fit(X, y, groups=groups)
+    with pytest.raises(MemoryError, match="Lower n_targets_batch"):
+        DelayedRidge(backend="numpy", banded=True, feature_spaces={"a": 12}).fit(
+            X, y, groups=groups
+        )
+    monkeypatch.setattr(brainenc.linear, "_available_memory", lambda: 2**33)
+    DelayedRidge(backend="numpy").fit(X, y, groups=groups)  # 8 GiB is plenty

@@ -279,6 +279,9 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
 
         spaces = self._check_spaces(X.shape[1])
         backend = get_backend_module(self.backend)
+        n_columns = X.shape[1] * self.delays_.size
+        batch = self._targets_batch((X.shape[0], n_columns), Y.shape[1])
+        self._check_memory(X.shape[0], n_columns, Y.shape[1], batch, folds)
         X_delayed = delay_features(
             X.astype(self.dtype, copy=False), self.delays_, groups
         )
@@ -286,7 +289,6 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"DelayedRidge needs at least 2 samples, got {X_delayed.shape[0]}."
             )
-        batch = self._targets_batch(X_delayed.shape, Y.shape[1])
         if self.banded:
             columns = self._delayed_columns(spaces)
             result = solve_banded_ridge_cv(
@@ -487,6 +489,39 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
             )
             cv = n_runs
         return check_run_cv(cv, groups if n_runs > 1 else None, n_samples=n_samples)
+
+    def _check_memory(self, n_samples, n_columns, n_targets, batch, folds):
+        """Refuse up front a fit whose working memory exceeds what is free."""
+        itemsize = np.dtype(self.dtype).itemsize
+        n_train = max(len(train) for train, _ in folds)
+        n_test = max(len(test) for _, test in folds)
+        dual = self.solver == "dual" or (
+            self.solver == "auto" and n_columns > min(len(train) for train, _ in folds)
+        )
+        if self.banded:
+            # himalaya's random search: the design twice, an SVD per fold.
+            per_fold = 2 * n_train * n_columns + n_columns**2
+            fixed = 2 * n_samples * n_columns + 2 * n_columns * n_targets
+        elif dual:
+            per_fold = n_train * n_columns + 3 * n_train**2 + n_test * n_train
+            fixed = n_samples * n_columns + 2 * n_samples**2 + n_columns * n_targets
+        else:
+            per_fold = 3 * n_columns**2 + 2 * n_test * n_columns
+            fixed = n_samples * n_columns + 2 * n_columns**2 + 2 * n_columns * n_targets
+        n_parallel = 1 if self.n_jobs is None else max(1, min(len(folds), self.n_jobs))
+        if self.n_jobs is not None and self.n_jobs < 0:
+            n_parallel = len(folds)
+        per_batch = 3 * n_samples * batch + 2 * n_test * batch
+        need = itemsize * (fixed + n_parallel * (per_fold + per_batch))
+        available = _available_memory()
+        if need > available:
+            raise MemoryError(
+                f"DelayedRidge.fit would need about {need / 2**30:.1f} GiB of "
+                f"memory but {available / 2**30:.1f} GiB are available (delayed "
+                f"design {n_samples} x {n_columns}, {n_targets} targets in batches "
+                f"of {batch}, dtype {self.dtype}). Lower n_targets_batch, use "
+                f"dtype='float32', fewer delays or features, or n_jobs=None."
+            )
 
     def _targets_batch(self, design_shape, n_targets):
         if self.n_targets_batch != "auto":
