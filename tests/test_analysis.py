@@ -561,3 +561,23 @@ def test_ablation_errors(kwargs, message):
 def test_ablation_needs_predict():
     with pytest.raises(TypeError, match="model must be a fitted estimator"):
         ablate_feature_spaces(object(), np.zeros((5, 2)), np.zeros(5), {"a": 1, "b": 1})
+
+
+def test_partitioning_single_run_groups_and_stacked_estimators():
+    from brainenc import StackedRegressor
+    from brainenc.datasets import make_multispace_data
+
+    X, y, groups, truth = make_multispace_data(
+        n_samples=400, space_sizes=(3, 3), n_targets=4, n_runs=2, random_state=0
+    )
+    est = DelayedRidge(cv=2, backend="numpy")
+    one_run = variance_partitioning(
+        est, X, y, truth.feature_spaces, groups=np.zeros(400), cv=2
+    )
+    no_groups = variance_partitioning(est, X, y, truth.feature_spaces, cv=2)
+    np.testing.assert_allclose(one_run.total, no_groups.total)
+    stacked = StackedRegressor(
+        estimators=[("a", est, slice(0, 3)), ("b", est, slice(3, 6))], cv=2
+    )
+    with pytest.raises(ValueError, match=r"Pass StackedRegressor\(feature_spaces"):
+        variance_partitioning(stacked, X, y, truth.feature_spaces, cv=2)

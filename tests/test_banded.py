@@ -95,3 +95,29 @@ def test_banded_errors(noise_space_data):
     model = DelayedRidge(cv=3, backend="numpy").fit(X, y, groups=groups)
     with pytest.raises(ValueError, match="predict_split needs feature_spaces"):
         model.predict_split(X, groups=groups)
+
+
+def test_banded_leaves_numpy_global_rng_alone(noise_space_data):
+    X, y, groups, truth = noise_space_data
+    np.random.seed(0)  # noqa: NPY002 - the global state is what is tested
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
+    DelayedRidge(
+        feature_spaces=truth.feature_spaces,
+        banded=True,
+        n_iter=2,
+        cv=3,
+        backend="numpy",
+    ).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002
+    a, b = (
+        DelayedRidge(
+            feature_spaces=truth.feature_spaces,
+            banded=True,
+            n_iter=3,
+            cv=3,
+            backend="numpy",
+            random_state=7,
+        ).fit(X, y, groups=groups)
+        for _ in range(2)
+    )
+    np.testing.assert_array_equal(a.coef_, b.coef_)

@@ -750,3 +750,21 @@ def test_assignment_rule_on_hand_made_scores():
     # backward_r2 rows: spaces[:1], spaces[:2], spaces[:3].
     backward = np.array([[0.2, 0.99, 0.1], [0.99, 0.99, 0.5], [1.0, 1.0, 1.0]])
     np.testing.assert_array_equal(_assign_backward(backward, 0.95), [1, 0, 2])
+
+
+def test_structured_partitioning_order_with_int_blocks_equals_slices():
+    from brainenc.datasets import make_multispace_data
+
+    X, y, groups, _ = make_multispace_data(
+        n_samples=600, space_sizes=(4, 6), n_targets=4, n_runs=4, random_state=0
+    )
+    base = DelayedRidge(cv=3, backend="numpy")
+    blocks = StackedRegressor(estimators=[("a", base, 4), ("b", base, 6)], cv=4)
+    slices = StackedRegressor(
+        estimators=[("a", base, slice(0, 4)), ("b", base, slice(4, 10))], cv=4
+    )
+    kwargs = {"groups": groups, "order": ["b", "a"], "cv": 4}
+    from_blocks = structured_variance_partitioning(blocks, X, y, **kwargs)
+    from_slices = structured_variance_partitioning(slices, X, y, **kwargs)
+    np.testing.assert_allclose(from_blocks.forward_r2, from_slices.forward_r2)
+    np.testing.assert_allclose(from_blocks.backward_r2, from_slices.backward_r2)

@@ -610,6 +610,16 @@ def _fit_predict_subset(estimator, X, y, spaces, subset, fold, groups):
     columns = np.concatenate([spaces[name] for name in subset])
     model = clone(estimator)
     params = model.get_params(deep=False)
+    from .stacking import StackedRegressor
+
+    if isinstance(model, StackedRegressor) and model.estimators is not None:
+        raise ValueError(
+            "variance_partitioning refits the estimator on subsets of the "
+            "columns of X, so it cannot use an estimator whose estimators list "
+            "names columns of the full X (such as StackedRegressor(estimators="
+            "...)). Pass StackedRegressor(feature_spaces=...) instead: its "
+            "feature spaces are remapped to each subset."
+        )
     if params.get("feature_spaces") is not None:
         model.set_params(
             feature_spaces={name: int(spaces[name].size) for name in subset}
@@ -646,10 +656,11 @@ def _check_regressor(estimator, name):
 
 
 def _outer_folds(cv, groups, n_samples):
+    n_runs = 0 if groups is None else np.unique(groups).size
     if cv is None:
-        n_runs = 0 if groups is None else np.unique(groups).size
         cv = min(5, n_runs) if n_runs >= 2 else 5
-    folds = check_run_cv(cv, groups, n_samples=n_samples)
+    # One run: contiguous blocks, as the estimators do.
+    folds = check_run_cv(cv, groups if n_runs >= 2 else None, n_samples=n_samples)
     return [(np.asarray(train), np.asarray(test)) for train, test in folds]
 
 

@@ -301,7 +301,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
                 scoring=self.scoring,
                 n_iter=self.n_iter,
                 concentration=self.concentration,
-                random_state=check_random_state(self.random_state),
+                random_state=_seed(self.random_state),
                 n_targets_batch=batch,
                 dtype=self.dtype,
                 progress_bar=bool(self.verbose),
@@ -533,6 +533,13 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         per_target = itemsize * (3 * n_samples + 4 * min(n_samples, n_columns))
         budget = min(_available_memory() // 4, 1 << 30)
         return int(np.clip(budget // per_target, 1, max(n_targets, 1)))
+
+
+def _seed(random_state):
+    """An int seed from ``random_state``, never touching NumPy's global RNG."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def _check_alphas(alphas):

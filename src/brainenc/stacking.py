@@ -646,7 +646,7 @@ def structured_variance_partitioning(
     Y = y_arr.reshape(y_arr.shape[0], -1).astype(np.float64)
     groups = check_groups(groups, X_arr.shape[0])
     model = clone(estimator)
-    names, _, _ = model._check_estimators(X_arr.shape[1])
+    names, _, columns = model._check_estimators(X_arr.shape[1])
     if order is None:
         order = names
     order = list(order)
@@ -656,12 +656,14 @@ def structured_variance_partitioning(
         )
     K = len(order)
     perm = [names.index(name) for name in order]
+    # Reorder with the resolved column indices: an int block size means
+    # "the next columns", which depends on the order of the spaces.
     if model.feature_spaces is not None:
-        model.set_params(
-            feature_spaces={name: model.feature_spaces[name] for name in order}
-        )
+        model.set_params(feature_spaces={names[i]: columns[i] for i in perm})
     else:
-        model.set_params(estimators=[model.estimators[i] for i in perm])
+        model.set_params(
+            estimators=[(names[i], model.estimators[i][1], columns[i]) for i in perm]
+        )
     alphas = _check_final_alphas(model.final_alphas, model.final)
 
     subsets = [list(range(k, K)) for k in range(K)]  # forward: spaces[k:]
