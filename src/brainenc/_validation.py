@@ -127,9 +127,10 @@ def check_feature_spaces(feature_spaces, n_features, *, name="feature_spaces"):
     ----------
     feature_spaces : dict
         ``{space_name: columns}`` where columns is a slice, a sequence of column
-        indices, or an int (a block of that many consecutive columns; int blocks
-        follow each other in dict order, starting at column 0 or right after
-        the previous int block).
+        indices, or an int: a block of that many consecutive columns, starting
+        at column 0 for the first space and otherwise right after the last
+        column of the previous space in dict order (whatever form that space
+        was given in).
     n_features : int
         Number of columns of ``X``.
     name : str, default="feature_spaces"
