@@ -1,9 +1,17 @@
 """The torch modules of the neural encoders (module level, so they pickle)."""
 
+import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-__all__ = ["MLP", "LateInteractionMLP"]
+__all__ = [
+    "MLP",
+    "ConvTemporalModule",
+    "LateInteractionMLP",
+    "MaskedMSELoss",
+    "conv_context",
+]
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -86,3 +94,103 @@ class LateInteractionMLP(nn.Module):
         for i, branch in enumerate(self.branches):
             out = out + branch(x[:, getattr(self, f"columns_{i}")])
         return out
+
+
+class ConvTemporalModule(nn.Module):
+    """Per-space projection and depthwise temporal convolution, subject heads.
+
+    Maps ``X`` of shape ``(batch, time, n_features)`` to
+    ``(batch, time, n_subjects * n_targets)``. For each space ``s``, the
+    columns ``space_columns[s]`` are projected (``Linear``, no bias) to
+    ``embed_dim`` channels and filtered by a depthwise ``Conv1d`` (no bias)
+    over time with zero padding; the embeddings are summed, go through
+    dropout, then through a shared head plus a residual head per subject.
+
+    Parameters
+    ----------
+    space_columns : list of sequence of int
+        Input columns of each feature space.
+    embed_dim : int
+        Channels of the embeddings.
+    kernel_size : int
+        Length of the temporal filters.
+    n_targets : int
+        Targets per subject.
+    n_subjects : int, default=1
+        Number of residual heads.
+    causal : bool, default=False
+        Pad only on the left, so the output at ``t`` sees inputs up to ``t``.
+    dropout : float, default=0.0
+        Dropout on the summed embedding.
+    """
+
+    def __init__(
+        self,
+        space_columns,
+        embed_dim,
+        kernel_size,
+        n_targets,
+        n_subjects=1,
+        causal=False,
+        dropout=0.0,
+    ):
+        super().__init__()
+        self.n_spaces = len(space_columns)
+        self.context = conv_context(kernel_size, causal)
+        for i, columns in enumerate(space_columns):
+            self.register_buffer(
+                f"columns_{i}", torch.as_tensor(np.asarray(columns), dtype=torch.long)
+            )
+        # No bias before the convolution: zero features give a zero embedding,
+        # so zeros in X outside a run are the convolution's zero padding.
+        self.projections = nn.ModuleList(
+            nn.Linear(len(columns), embed_dim, bias=False) for columns in space_columns
+        )
+        self.convs = nn.ModuleList(
+            nn.Conv1d(embed_dim, embed_dim, kernel_size, groups=embed_dim, bias=False)
+            for _ in space_columns
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.shared_head = nn.Linear(embed_dim, n_targets)
+        self.subject_weight = nn.Parameter(
+            torch.zeros(n_subjects, embed_dim, n_targets)
+        )
+        self.subject_bias = nn.Parameter(torch.zeros(n_subjects, n_targets))
+
+    def forward(self, X):
+        past, future = self.context
+        embedding = 0
+        for i in range(self.n_spaces):
+            x = X.index_select(-1, getattr(self, f"columns_{i}"))
+            h = self.projections[i](x).transpose(1, 2)
+            embedding = embedding + self.convs[i](F.pad(h, (past, future)))
+        h = self.dropout(embedding.transpose(1, 2))
+        shared = self.shared_head(h).unsqueeze(2)
+        residual = torch.einsum("bte,sen->btsn", h, self.subject_weight)
+        out = shared + residual + self.subject_bias
+        return out.reshape(out.shape[0], out.shape[1], -1)
+
+
+class MaskedMSELoss(nn.Module):
+    """Mean squared error over the entries where the target is not NaN.
+
+    ``sum((y_pred - y_true)**2 over non-NaN entries) / (number of non-NaN
+    entries)``; 0 when every entry is NaN. Masked entries get a zero gradient
+    (NaN never reaches the backward pass).
+    """
+
+    def forward(self, y_pred, y_true):
+        mask = ~torch.isnan(y_true)
+        diff = (y_pred - torch.where(mask, y_true, 0.0)) * mask
+        return diff.square().sum() / mask.sum().clamp(min=1)
+
+
+def conv_context(kernel_size, causal):
+    """Samples before and after ``t`` that the output at ``t`` depends on.
+
+    Returns ``(past, future)``: ``(kernel_size - 1, 0)`` when causal, else
+    ``((kernel_size - 1) // 2, kernel_size // 2)``.
+    """
+    if causal:
+        return kernel_size - 1, 0
+    return (kernel_size - 1) // 2, kernel_size // 2
