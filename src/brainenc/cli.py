@@ -1,13 +1,29 @@
 """The ``brainenc`` command.
 
-``brainenc demo`` fits a :class:`~brainenc.DelayedRidge` on synthetic data with a
-known noise ceiling and reports how close it gets. ``python -m brainenc`` runs
-the same command.
+- ``brainenc demo`` fits a :class:`~brainenc.DelayedRidge` on synthetic data with
+  a known noise ceiling and reports how close it gets.
+- ``brainenc fit`` loads per-run feature and response files
+  (:func:`brainenc.io.load_runs`), holds out the last run(s), fits a model on
+  the others and writes to ``--out`` the model (``model.pkl``), the held-out
+  predictions (``predictions.npz``), the per-target held-out scores
+  (``scores.csv``), a summary (``summary.json``) and figures (``figures/*.png``).
+- ``brainenc predict`` and ``brainenc score`` apply a saved model to new files.
+
+``python -m brainenc`` runs the same commands. Progress goes to stderr, results
+to stdout; an error prints one line ``brainenc: error: ...`` and exits with 1.
 """
 
 import argparse
+import ast
+import contextlib
+import csv
+import json
+import platform
+import re
 import sys
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -51,11 +67,14 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version, or an argparse error
         return _exit_code(exc.code)
     try:
-        return args.func(args)
+        with _one_line_warnings():
+            return args.func(args)
     except KeyboardInterrupt:
+        _Progress.end_line()
         print("brainenc: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one line, no traceback
+        _Progress.end_line()
         message = str(exc).strip().splitlines()
         message = message[0] if message else type(exc).__name__
         print(f"brainenc: error: {message}", file=sys.stderr)
@@ -141,6 +160,9 @@ def _build_parser():
         help="print only the results table",
     )
     demo.set_defaults(func=_run_demo)
+    _add_fit_parser(commands)
+    _add_predict_parser(commands)
+    _add_score_parser(commands)
     return parser
 
 
@@ -206,6 +228,973 @@ def _run_demo(args):
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     return 0
+
+
+# --------------------------------------------------------------------------
+# fit / predict / score
+
+#: Models of ``brainenc fit --model``: name -> (module, class).
+MODELS = {
+    "delayed-ridge": ("brainenc.linear", "DelayedRidge"),
+    "stacked": ("brainenc.stacking", "StackedRegressor"),
+    "pca-mlp": ("brainenc.neural", "PCAMLPEncoder"),
+    "conv": ("brainenc.neural", "ConvTemporalEncoder"),
+}
+
+_MODEL_FILE = "model.pkl"
+
+
+def _add_data_arguments(parser, *, responses, zscore):
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--features",
+        nargs="+",
+        action="extend",
+        required=True,
+        metavar="[NAME=]PATH",
+        help=(
+            "feature files, one per run: files, directories or glob patterns. "
+            "Every array of a run's .npz/.h5 file is a feature space named by its "
+            "key; NAME=PATH gives a space its own files (repeat for several "
+            "spaces)"
+        ),
+    )
+    if responses:
+        data.add_argument(
+            "--responses",
+            nargs="+",
+            action="extend",
+            required=True,
+            metavar="PATH",
+            help="response files, one per run, paired with the features by run name",
+        )
+        data.add_argument(
+            "--response-key",
+            metavar="KEY",
+            help="array to read in .npz/.h5 response files holding several",
+        )
+    data.add_argument(
+        "--runs",
+        nargs="+",
+        action="extend",
+        metavar="RUN",
+        help="runs to use, in this order (default: all, in natural order of names)",
+    )
+    data.add_argument(
+        "--run-pattern",
+        metavar="REGEX",
+        help=(
+            "regular expression whose first group is the run name in a file name "
+            "(default: the file name without its ending)"
+        ),
+    )
+    data.add_argument(
+        "--length-mismatch",
+        choices=("trim", "pad", "error"),
+        default="trim",
+        help=(
+            "runs whose arrays differ by a few samples: trim all to the shortest, "
+            "pad/trim the features to the responses' length, or fail "
+            "(default: %(default)s)"
+        ),
+    )
+    data.add_argument(
+        "--max-mismatch",
+        type=_nonnegative_int,
+        default=5,
+        metavar="N",
+        help="largest length difference (samples) to reconcile (default: %(default)s)",
+    )
+    if zscore:
+        data.add_argument(
+            "--feature-keys",
+            nargs="+",
+            action="extend",
+            metavar="KEY",
+            help="arrays of the feature files to read (default: all numeric arrays)",
+        )
+        data.add_argument(
+            "--zscore",
+            choices=("none", "features", "responses", "both"),
+            default="none",
+            help=(
+                "z-score every column within every run; predict and score apply "
+                "the same (default: %(default)s)"
+            ),
+        )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress messages on stderr"
+    )
+
+
+def _add_fit_parser(commands):
+    fit = commands.add_parser(
+        "fit",
+        help="fit a model on per-run files, evaluate it on held-out runs",
+        description=(
+            "Load per-run features and responses, hold out the last run(s) (or "
+            "--test-runs), fit the model on the other runs (its hyper-parameters "
+            "chosen by cross-validation over those runs) and score it on the "
+            "held-out runs. Writes to --out: model.pkl (the model fitted on the "
+            "training runs, which made the held-out predictions), predictions.npz "
+            "(held-out predictions, one array per run), scores.csv (held-out "
+            "Pearson r per target), summary.json and figures/*.png."
+        ),
+    )
+    _add_data_arguments(fit, responses=True, zscore=True)
+    model = fit.add_argument_group("model")
+    model.add_argument(
+        "--model",
+        default="delayed-ridge",
+        metavar="NAME",
+        help=f"one of {', '.join(MODELS)} (default: %(default)s)",
+    )
+    model.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=(
+            "a parameter of the model, VALUE a Python literal (number, list, "
+            "tuple, True/False/None) or else a string; repeat for several. "
+            "With --model stacked, parameters of StackedRegressor go to it and "
+            "those of DelayedRidge (or ridge__KEY) to every space's ridge"
+        ),
+    )
+    model.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="random_state of the model (default: %(default)s)",
+    )
+    held = fit.add_mutually_exclusive_group()
+    held.add_argument(
+        "--test-runs",
+        nargs="+",
+        action="extend",
+        metavar="RUN",
+        help="runs held out for evaluation",
+    )
+    held.add_argument(
+        "--n-test-runs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="hold out the last N runs (default: %(default)s)",
+    )
+    ceiling = fit.add_argument_group("noise ceiling")
+    ceiling.add_argument(
+        "--repeats",
+        metavar="PATH",
+        help=(
+            "responses to repeated presentations, (n_repeats, n_samples, "
+            "n_targets), for the per-target noise ceiling"
+        ),
+    )
+    ceiling.add_argument("--repeats-key", metavar="KEY", help="array in --repeats")
+    ceiling.add_argument(
+        "--repeats-averaged",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help=(
+            "repeats averaged in the scored responses: the ceiling is that of a "
+            "mean of N repeats (default: %(default)s, single trials)"
+        ),
+    )
+    output = fit.add_argument_group("output")
+    output.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (created)"
+    )
+    output.add_argument(
+        "--tr",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="sampling interval, to draw the delay profile in seconds",
+    )
+    output.add_argument(
+        "--no-figures", action="store_true", help="do not draw the figures"
+    )
+    fit.set_defaults(func=_run_fit)
+
+
+def _add_predict_parser(commands):
+    predict = commands.add_parser(
+        "predict",
+        help="predict responses from features with a saved model",
+        description=(
+            "Apply a model saved by 'brainenc fit' to feature files (the same "
+            "feature spaces, z-scored as at fit time) and write the predictions: "
+            ".npz or .h5 (one array per run) or .npy (the runs concatenated)."
+        ),
+    )
+    predict.add_argument("model", metavar="MODEL", help="model.pkl or its directory")
+    _add_data_arguments(predict, responses=False, zscore=False)
+    predict.add_argument(
+        "--out", required=True, metavar="FILE", help="predictions file to write"
+    )
+    predict.set_defaults(func=_run_predict)
+
+
+def _add_score_parser(commands):
+    score = commands.add_parser(
+        "score",
+        help="score a saved model on feature and response files",
+        description=(
+            "Predict the responses of the given runs with a model saved by "
+            "'brainenc fit' and print the mean Pearson r over targets (computed "
+            "over the runs together, as fit does on the held-out runs)."
+        ),
+    )
+    score.add_argument("model", metavar="MODEL", help="model.pkl or its directory")
+    _add_data_arguments(score, responses=True, zscore=False)
+    score.add_argument(
+        "--out", metavar="FILE", help="write per-target scores to this CSV file"
+    )
+    score.set_defaults(func=_run_score)
+
+
+def _run_fit(args):
+    from . import __version__
+    from .io import save_model
+    from .metrics import pearson_r
+
+    start = time.perf_counter()
+    log = _Log(args.quiet)
+    if args.model not in MODELS:
+        raise ValueError(
+            f"unknown model {args.model!r}; choose one of {', '.join(MODELS)}."
+        )
+    params = _parse_params(args.param)
+    estimator_class = _import_model(args.model)
+    _check_param_names(args.model, estimator_class, params)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a directory, but {str(out)!r} is a file.")
+
+    zscore = None if args.zscore == "none" else args.zscore
+    data = _load(
+        args,
+        responses=args.responses,
+        zscore=zscore,
+        log=log,
+        allow_nan=args.model == "conv",
+        feature_keys=args.feature_keys,
+    )
+    test_runs = _test_runs(args, data.runs)
+    train_runs = [run for run in data.runs if run not in test_runs]
+    test = np.isin(data.groups, test_runs)
+    train = ~test
+    ceiling = None
+    if args.repeats is not None:
+        ceiling = _ceiling(args, data.y.shape[1])
+    for message in data.messages:
+        log(message)
+    load_time = time.perf_counter() - start
+
+    model = _build_model(
+        args.model,
+        estimator_class,
+        params,
+        data.feature_spaces,
+        args.seed,
+        verbose=not args.quiet,
+    )
+    spaces = ", ".join(
+        f"{name} {cols.stop - cols.start}" for name, cols in data.feature_spaces.items()
+    )
+    log(
+        f"{len(data.runs)} runs, {data.X.shape[0]} samples, {data.X.shape[1]} "
+        f"features ({spaces}), {data.y.shape[1]} targets; training on "
+        f"{len(train_runs)} runs ({int(train.sum())} samples), testing on "
+        f"{', '.join(test_runs)} ({int(test.sum())} samples)"
+    )
+    log(f"fitting {type(model).__name__} ...")
+    tic = time.perf_counter()
+    model.fit(data.X[train], data.y[train], groups=data.groups[train])
+    fit_time = time.perf_counter() - tic
+    log(f"fit done in {fit_time:.1f} s")
+
+    tic = time.perf_counter()
+    y_pred = model.predict(data.X[test], groups=data.groups[test])
+    y_pred = y_pred.reshape(y_pred.shape[0], -1)
+    predict_time = time.perf_counter() - tic
+    nan_policy = "omit" if np.isnan(data.y[test]).any() else "raise"
+    r = pearson_r(data.y[test], y_pred, nan_policy=nan_policy)
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    metadata = {
+        "model": args.model,
+        "feature_spaces": {
+            name: [cols.start, cols.stop] for name, cols in data.feature_spaces.items()
+        },
+        "feature_keys": args.feature_keys,
+        "response_key": args.response_key,
+        "zscore": zscore,
+        "n_features": int(data.X.shape[1]),
+        "n_targets": int(data.y.shape[1]),
+        "train_runs": train_runs,
+        "test_runs": test_runs,
+    }
+    # Progress was for this command; the saved model is quiet unless asked.
+    model.set_params(verbose=params.get("verbose", 0))
+    files["model"] = str(save_model(out / _MODEL_FILE, model, **metadata))
+    files["predictions"] = str(out / "predictions.npz")
+    np.savez(
+        out / "predictions.npz",
+        **{run: y_pred[data.groups[test] == run] for run in test_runs},
+    )
+    hyper, columns = _hyperparameters(model, data.feature_spaces)
+    if ceiling is not None:
+        columns = {"ceiling": ceiling, **columns}
+    files["scores"] = str(_write_scores(out / "scores.csv", r, columns))
+
+    figure_time = 0.0
+    if not args.no_figures:
+        tic = time.perf_counter()
+        figures = _draw_figures(out / "figures", model, r, ceiling, args.tr, log)
+        figure_time = time.perf_counter() - tic
+        files["figures"] = [str(path) for path in figures]
+
+    scores = {
+        "mean_r": float(np.mean(r)),
+        "median_r": float(np.median(r)),
+        "min_r": float(np.min(r)),
+        "max_r": float(np.max(r)),
+        "n_targets": int(r.size),
+    }
+    if ceiling is not None:
+        scores["mean_ceiling"] = float(np.mean(ceiling))
+        mean_ceiling = scores["mean_ceiling"]
+        scores["mean_r_over_mean_ceiling"] = (
+            scores["mean_r"] / mean_ceiling if mean_ceiling > 0 else None
+        )
+    summary = {
+        "brainenc_version": __version__,
+        "options": {key: value for key, value in vars(args).items() if key != "func"},
+        "model": args.model,
+        "estimator": type(model).__name__,
+        "params": _jsonable(_model_params(model)),
+        "data": {
+            "runs": data.runs,
+            "train_runs": train_runs,
+            "test_runs": test_runs,
+            "n_samples_train": int(train.sum()),
+            "n_samples_test": int(test.sum()),
+            "n_samples_per_run": data.n_samples_per_run,
+            "n_features": int(data.X.shape[1]),
+            "n_targets": int(data.y.shape[1]),
+            "feature_spaces": {
+                name: cols.stop - cols.start
+                for name, cols in data.feature_spaces.items()
+            },
+            "adjusted_runs": data.adjusted,
+            "zscore": zscore,
+            "files": data.files,
+        },
+        "evaluation": (
+            "model fitted on the training runs (hyper-parameters by "
+            "cross-validation over them), Pearson r per target on the held-out "
+            "runs together"
+        ),
+        "scores": scores,
+        "hyperparameters": _jsonable(hyper),
+        "timings_s": {
+            "load": round(load_time, 3),
+            "fit": round(fit_time, 3),
+            "predict": round(predict_time, 3),
+            "figures": round(figure_time, 3),
+            "total": round(time.perf_counter() - start, 3),
+        },
+        "versions": _versions(),
+        "files": files,
+    }
+    with open(out / "summary.json", "w") as file:
+        json.dump(_jsonable(summary), file, indent=2, allow_nan=False)
+
+    rows = [("held-out mean r", f"{scores['mean_r']:.4f}")]
+    rows.append(("held-out median r", f"{scores['median_r']:.4f}"))
+    if ceiling is not None:
+        rows.append(("mean noise ceiling", f"{scores['mean_ceiling']:.4f}"))
+    rows.append(("fit time (s)", f"{fit_time:.2f}"))
+    rows.append(("output", str(out)))
+    _print_table(rows)
+    return 0
+
+
+def _run_predict(args):
+    log = _Log(args.quiet)
+    model, metadata = _load_saved(args.model)
+    target = Path(args.out)
+    if target.suffix.lower() not in (".npz", ".npy", ".h5", ".hdf5"):
+        raise ValueError(
+            f"--out must end in .npz, .h5, .hdf5 or .npy, got {str(target)!r}."
+        )
+    data = _load_for_model(args, metadata, responses=None, log=log)
+    for message in data.messages:
+        log(message)
+    y_pred = model.predict(data.X, groups=data.groups)
+    y_pred = y_pred.reshape(y_pred.shape[0], -1)
+    per_run = {run: y_pred[data.groups == run] for run in data.runs}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = target.suffix.lower()
+    if suffix == ".npy":
+        np.save(target, y_pred)
+    elif suffix == ".npz":
+        np.savez(target, **per_run)
+    else:
+        import h5py
+
+        with h5py.File(target, "w") as file:
+            for run, pred in per_run.items():
+                file.create_dataset(run, data=pred)
+    log(
+        f"wrote predictions of {len(data.runs)} runs ({y_pred.shape[0]} samples x "
+        f"{y_pred.shape[1]} targets) to {target}"
+    )
+    return 0
+
+
+def _run_score(args):
+    from .metrics import pearson_r
+
+    log = _Log(args.quiet)
+    model, metadata = _load_saved(args.model)
+    data = _load_for_model(args, metadata, responses=args.responses, log=log)
+    n_targets = metadata.get("n_targets")
+    if data.y.shape[1] != n_targets:
+        raise ValueError(
+            f"the responses have {data.y.shape[1]} targets but the model was fitted "
+            f"on {n_targets}."
+        )
+    for message in data.messages:
+        log(message)
+    y_pred = model.predict(data.X, groups=data.groups)
+    y_pred = y_pred.reshape(y_pred.shape[0], -1)
+    nan_policy = "omit" if np.isnan(data.y).any() else "raise"
+    r = pearson_r(data.y, y_pred, nan_policy=nan_policy)
+    if args.out is not None:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        _write_scores(Path(args.out), r, {})
+    _print_table(
+        [
+            ("mean r", f"{float(np.mean(r)):.4f}"),
+            ("median r", f"{float(np.median(r)):.4f}"),
+            ("runs", str(len(data.runs))),
+            ("targets", str(r.size)),
+        ]
+    )
+    return 0
+
+
+# ---- helpers of the commands
+
+
+def _load(args, *, responses, zscore, log, allow_nan, feature_keys):
+    from .io import _load_runs
+
+    progress = _Progress("loading runs", enabled=not args.quiet)
+    data = _load_runs(
+        _feature_spec(args.features),
+        responses,
+        runs=args.runs,
+        feature_keys=feature_keys,
+        response_key=args.response_key if responses is not None else None,
+        run_pattern=args.run_pattern,
+        length_mismatch=args.length_mismatch,
+        max_mismatch=args.max_mismatch,
+        zscore=zscore,
+        allow_nan_responses=allow_nan,
+        dtype="float32",
+        callback=progress.update,
+    )
+    # Reported by the caller once its own checks passed, so that bad input
+    # gives one line on stderr and nothing else.
+    data.messages = [progress.close(report=False)] + [
+        f"run {run!r}: {note} ({_lengths_text(data.lengths[run])})"
+        for run, note in data.adjusted.items()
+    ]
+    return data
+
+
+def _load_for_model(args, metadata, *, responses, log):
+    zscore = metadata.get("zscore")
+    if responses is None and zscore == "both":
+        zscore = "features"
+    elif responses is None and zscore == "responses":
+        zscore = None
+    if responses is not None and getattr(args, "response_key", None) is None:
+        args.response_key = metadata.get("response_key")
+    elif responses is None:
+        args.response_key = None
+    data = _load(
+        args,
+        responses=responses,
+        zscore=zscore,
+        log=log,
+        allow_nan=metadata.get("model") == "conv",
+        feature_keys=metadata.get("feature_keys"),
+    )
+    expected = {
+        name: stop - start for name, (start, stop) in metadata["feature_spaces"].items()
+    }
+    got = {name: cols.stop - cols.start for name, cols in data.feature_spaces.items()}
+    if expected != got:
+        raise ValueError(
+            f"the feature spaces differ from the model's: it was fitted on "
+            f"{_spaces_text(expected)}, the files give {_spaces_text(got)}."
+        )
+    if list(expected) != list(got):  # same spaces, another order: reorder columns
+        order = np.concatenate(
+            [
+                np.arange(
+                    data.feature_spaces[name].start, data.feature_spaces[name].stop
+                )
+                for name in expected
+            ]
+        )
+        data.X = data.X[:, order]
+    return data
+
+
+def _load_saved(path):
+    from .io import load_model
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / _MODEL_FILE
+    model, header = load_model(path)
+    metadata = header.get("metadata", {})
+    if "feature_spaces" not in metadata:
+        raise ValueError(
+            f"{str(path)!r} was not written by 'brainenc fit' (no feature spaces "
+            "in its header)."
+        )
+    return model, metadata
+
+
+def _feature_spec(specs):
+    named = [re.match(r"^([A-Za-z_][\w.\-/]*)=(.+)$", spec) for spec in specs]
+    if not any(named):
+        return specs
+    if not all(named):
+        plain = specs[[m is None for m in named].index(True)]
+        raise ValueError(
+            f"--features mixes NAME=PATH and plain paths ({plain!r}); name every "
+            "feature space or none."
+        )
+    spec = {}
+    for match in named:
+        spec.setdefault(match.group(1), []).append(match.group(2))
+    return spec
+
+
+def _test_runs(args, runs):
+    if args.test_runs is not None:
+        unknown = [run for run in args.test_runs if run not in runs]
+        if unknown:
+            raise ValueError(
+                f"--test-runs names run {unknown[0]!r}, which is not among the "
+                f"loaded runs ({', '.join(runs)})."
+            )
+        test = list(dict.fromkeys(args.test_runs))
+    else:
+        test = runs[len(runs) - args.n_test_runs :]
+    if len(test) >= len(runs):
+        raise ValueError(
+            f"need at least one training run besides the {len(test)} test run(s), "
+            f"got {len(runs)} run(s) in all."
+        )
+    return test
+
+
+def _ceiling(args, n_targets):
+    from .io import load_repeats
+    from .metrics import noise_ceiling_repeats
+
+    repeats = load_repeats(args.repeats, key=args.repeats_key)
+    if repeats.shape[2] != n_targets:
+        raise ValueError(
+            f"--repeats has {repeats.shape[2]} targets but the responses have "
+            f"{n_targets}."
+        )
+    result = noise_ceiling_repeats(repeats, n_average=args.repeats_averaged)
+    return np.asarray(result.correlation_ceiling_mean, dtype=np.float64)
+
+
+def _parse_params(items):
+    params = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--param expects KEY=VALUE, got {item!r}.")
+        if key in params:
+            raise ValueError(f"--param {key} is given twice.")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            value = text.strip()
+        params[key] = value
+    return params
+
+
+def _import_model(name):
+    import importlib
+
+    module, cls = MODELS[name]
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ImportError:
+        raise ImportError(
+            f"model {name!r} needs PyTorch and skorch: pip install 'brainenc[deep]'"
+        ) from None
+
+
+#: Parameters the command sets from the data and its own options.
+_RESERVED = {"feature_spaces", "estimators"}
+
+
+def _check_param_names(name, estimator_class, params):
+    valid = set(estimator_class().get_params(deep=False)) - _RESERVED
+    if name == "stacked":
+        from .linear import DelayedRidge
+
+        ridge = set(DelayedRidge().get_params(deep=False)) - _RESERVED
+        valid |= ridge | {f"ridge__{key}" for key in ridge}
+    for key in params:
+        if key in _RESERVED:
+            raise ValueError(
+                f"--param {key} is set by the command from the feature files; "
+                "remove it."
+            )
+        if key not in valid:
+            raise ValueError(
+                f"unknown parameter {key!r} for model {name!r}; valid parameters: "
+                f"{', '.join(sorted(valid))}."
+            )
+
+
+def _build_model(name, estimator_class, params, feature_spaces, seed, *, verbose):
+    if name == "stacked":
+        from .linear import DelayedRidge
+
+        stack_keys = set(estimator_class().get_params(deep=False))
+        stack, ridge = {}, {}
+        for key, value in params.items():
+            if key.startswith("ridge__"):
+                ridge[key[len("ridge__") :]] = value
+            elif key in stack_keys:
+                stack[key] = value
+            else:
+                ridge[key] = value
+        estimators = [
+            (space, DelayedRidge(**ridge), cols)
+            for space, cols in feature_spaces.items()
+        ]
+        kwargs = {"random_state": seed, "verbose": int(verbose), **stack}
+        return estimator_class(estimators, **kwargs)
+    kwargs = {"feature_spaces": dict(feature_spaces), "random_state": seed}
+    kwargs["verbose"] = int(verbose)
+    kwargs.update(params)
+    return estimator_class(**kwargs)
+
+
+def _hyperparameters(model, feature_spaces):
+    """Summary of the chosen hyper-parameters, and per-target CSV columns."""
+    hyper, columns = {}, {}
+    name = type(model).__name__
+    if name == "DelayedRidge":
+        alphas = np.asarray(model.best_alphas_, dtype=np.float64)
+        hyper.update(_ridge_summary(model))
+        columns["alpha"] = alphas
+    elif name == "StackedRegressor":
+        weights = np.asarray(model.weights_, dtype=np.float64)
+        spaces = list(model.space_names_)
+        hyper["final"] = model.final
+        hyper["weights_mean"] = dict(zip(spaces, weights.mean(axis=1), strict=True))
+        dominant = weights.argmax(axis=0)
+        hyper["dominant_space_counts"] = {
+            space: int(np.sum(dominant == k)) for k, space in enumerate(spaces)
+        }
+        hyper["spaces"] = {
+            space: _ridge_summary(est)
+            for space, est in zip(spaces, model.estimators_, strict=True)
+            if hasattr(est, "best_alphas_")
+        }
+        for k, space in enumerate(spaces):
+            columns[f"weight_{space}"] = weights[k]
+    else:
+        for attr in ("best_epoch_", "n_epochs_", "n_components_", "device_"):
+            if hasattr(model, attr):
+                hyper[attr.rstrip("_")] = getattr(model, attr)
+    return hyper, columns
+
+
+def _ridge_summary(model):
+    alphas = np.asarray(model.best_alphas_, dtype=np.float64)
+    summary = {
+        "delays": np.asarray(model.delays_).tolist(),
+        "alpha_median": float(np.median(alphas)),
+        "alpha_min": float(alphas.min()),
+        "alpha_max": float(alphas.max()),
+        "solver": getattr(model, "solver_", None),
+        "backend": getattr(model, "backend_", None),
+    }
+    if hasattr(model, "space_alphas_"):
+        summary["space_alpha_median"] = dict(
+            zip(
+                model.space_names_,
+                np.median(model.space_alphas_, axis=1).tolist(),
+                strict=True,
+            )
+        )
+    return summary
+
+
+def _write_scores(path, r, columns):
+    names = ["target", "r", *columns]
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(names)
+        for t in range(r.size):
+            row = [t, repr(float(r[t]))]
+            row += [repr(float(values[t])) for values in columns.values()]
+            writer.writerow(row)
+    return path
+
+
+def _draw_figures(folder, model, r, ceiling, tr, log):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        log(
+            "warning: matplotlib is not installed, figures skipped "
+            "(pip install 'brainenc[plot]')",
+            always=True,
+        )
+        return []
+    from .plotting import (
+        plot_delay_profile,
+        plot_score_distribution,
+        plot_scores_vs_ceiling,
+        plot_stacking_weights,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def save(fig, name):
+        path = folder / f"{name}.png"
+        fig.savefig(path, dpi=120)
+        written.append(path)
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    plot_score_distribution(r, kind="hist", ax=left)
+    plot_score_distribution(r, kind="sorted", ax=right)
+    fig.suptitle("held-out Pearson r per target")
+    save(fig, "score_distribution")
+
+    if ceiling is not None:
+        fig = Figure(figsize=(5.5, 5.5), layout="constrained")
+        plot_scores_vs_ceiling(r, ceiling, ax=fig.add_subplot())
+        save(fig, "scores_vs_ceiling")
+
+    best = np.argsort(-r, kind="stable")[: min(5, r.size)]
+    if hasattr(model, "coef_delays_"):
+        fig = Figure(figsize=(6.5, 4.5), layout="constrained")
+        ax = fig.add_subplot()
+        plot_delay_profile(model, targets=best, tr=tr, ax=ax)
+        ax.set_title("delay profile of the 5 best-predicted targets")
+        save(fig, "delay_profile")
+    if hasattr(model, "weights_") and hasattr(model, "estimators_"):
+        fig = Figure(figsize=(9, 4.5), layout="constrained")
+        plot_stacking_weights(model, ax=fig.add_subplot())
+        save(fig, "stacking_weights")
+        for space, est in zip(model.space_names_, model.estimators_, strict=True):
+            if hasattr(est, "coef_delays_"):
+                fig = Figure(figsize=(6.5, 4.5), layout="constrained")
+                ax = fig.add_subplot()
+                plot_delay_profile(est, targets=best, tr=tr, ax=ax)
+                ax.set_title(f"delay profile, space {space!r}, 5 best targets")
+                save(fig, f"delay_profile_{_safe_name(space)}")
+    log(f"wrote {len(written)} figures to {folder}")
+    return written
+
+
+def _model_params(model):
+    params = model.get_params(deep=False)
+    if "estimators" in params and params["estimators"] is not None:
+        params["estimators"] = [
+            {
+                "name": name,
+                "estimator": type(est).__name__,
+                "params": est.get_params(deep=False),
+                "columns": cols,
+            }
+            for name, est, cols in params["estimators"]
+        ]
+    return params
+
+
+def _versions():
+    import scipy
+    import sklearn
+
+    from . import __version__
+
+    versions = {
+        "brainenc": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+    for module in ("himalaya", "torch", "skorch", "h5py", "matplotlib"):
+        if module in sys.modules:
+            versions[module] = getattr(sys.modules[module], "__version__", None)
+    return versions
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(key): _jsonable(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(value) for value in obj]
+    if isinstance(obj, slice):
+        return [obj.start, obj.stop]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    return repr(obj)
+
+
+def _print_table(rows):
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+def _lengths_text(lengths):
+    return ", ".join(f"{name} {n}" for name, n in lengths.items())
+
+
+def _spaces_text(spaces):
+    return "{" + ", ".join(f"{name!r}: {n}" for name, n in spaces.items()) + "}"
+
+
+def _safe_name(name):
+    return re.sub(r"[^\w.-]+", "_", str(name))
+
+
+class _Log:
+    """One line per message on stderr, unless quiet."""
+
+    def __init__(self, quiet):
+        self.quiet = quiet
+
+    def __call__(self, message, *, always=False):
+        if self.quiet and not always:
+            return
+        _Progress.end_line()
+        print(f"brainenc: {message}", file=sys.stderr, flush=True)
+
+
+class _Progress:
+    """A progress bar with ETA on stderr.
+
+    On a terminal the bar is redrawn in place; elsewhere (a log file, a
+    pipe) a line is printed at most every 10 s and when the work is done.
+    """
+
+    _open_line = False
+
+    def __init__(self, label, *, enabled=True, stream=None):
+        self.label = label
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = self.last = time.perf_counter()
+        self.done = self.total = 0
+
+    def update(self, done, total, item=""):
+        self.done, self.total = done, total
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if self.tty:
+            self.stream.write("\r" + self._text(item, now))
+            self.stream.flush()
+            _Progress._open_line = True
+        elif now - self.last >= 10 and done < total:
+            print(self._text(item, now), file=self.stream, flush=True)
+            self.last = now
+
+    def close(self, *, report=True):
+        """End the bar; print its final line, or return it when not ``report``."""
+        elapsed = time.perf_counter() - self.start
+        line = f"{self.label} {self.done}/{self.total} ({elapsed:.1f} s)"
+        if self.enabled and self.tty:
+            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.flush()
+            _Progress._open_line = False
+        if not report:
+            return line
+        if self.enabled:
+            print(f"brainenc: {line}", file=self.stream, flush=True)
+        return line
+
+    def _text(self, item, now):
+        elapsed = now - self.start
+        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        filled = int(20 * self.done / self.total) if self.total else 0
+        bar = "#" * filled + "." * (20 - filled)
+        return (
+            f"brainenc: {self.label} [{bar}] {self.done}/{self.total} {item} "
+            f"{elapsed:.1f} s, ETA {eta:.1f} s"
+        )
+
+    @classmethod
+    def end_line(cls):
+        if cls._open_line:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            cls._open_line = False
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Show warnings as one ``brainenc: warning: ...`` line each."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        _Progress.end_line()
+        text = str(message).strip().splitlines()
+        text = text[0] if text else category.__name__
+        print(f"brainenc: warning: {text}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _nonnegative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an int >= 0, got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {value}")
+    return value
 
 
 def _positive_int(text):
