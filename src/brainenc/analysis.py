@@ -30,7 +30,7 @@ from ._compat import HasMethods, _check_feature_names_in, _fit_context
 from ._validation import check_feature_spaces, check_groups
 from .linear import DelayedRidge
 from .metrics import pearson_r, r2_per_target
-from .model_selection import check_run_cv
+from .model_selection import _estimator_folds
 
 __all__ = ["Residualizer", "ablate_feature_spaces", "variance_partitioning"]
 
@@ -656,11 +656,8 @@ def _check_regressor(estimator, name):
 
 
 def _outer_folds(cv, groups, n_samples):
-    n_runs = 0 if groups is None else np.unique(groups).size
-    if cv is None:
-        cv = min(5, n_runs) if n_runs >= 2 else 5
-    # One run: contiguous blocks, as the estimators do.
-    folds = check_run_cv(cv, groups if n_runs >= 2 else None, n_samples=n_samples)
+    groups = check_groups(groups, n_samples)
+    folds = _estimator_folds(cv, groups, n_samples)
     return [(np.asarray(train), np.asarray(test)) for train, test in folds]
 
 

@@ -15,7 +15,7 @@ from ._solvers import SCORINGS, solve_banded_ridge_cv, solve_ridge_cv
 from ._validation import check_delays, check_feature_spaces, check_groups
 from .delays import delay_features
 from .metrics import correlation_score
-from .model_selection import check_run_cv
+from .model_selection import _estimator_folds
 
 __all__ = ["DelayedRidge"]
 
@@ -477,18 +477,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         ]
 
     def _make_folds(self, n_samples, groups):
-        cv = self.cv
-        n_runs = np.unique(groups).size
-        if cv is None:
-            cv = min(5, n_runs) if n_runs > 1 else 5
-        elif isinstance(cv, Integral) and n_runs > 1 and cv > n_runs:
-            warnings.warn(
-                f"cv={cv} asks for more folds than the {n_runs} runs in groups; "
-                f"using leave-one-run-out ({n_runs} folds).",
-                UserWarning,
-            )
-            cv = n_runs
-        return check_run_cv(cv, groups if n_runs > 1 else None, n_samples=n_samples)
+        return _estimator_folds(self.cv, groups, n_samples)
 
     def _check_memory(self, n_samples, n_columns, n_targets, batch, folds):
         """Refuse up front a fit whose working memory exceeds what is free."""

@@ -7,6 +7,7 @@ contiguous blocks in time order (whole runs when ``groups`` are given), and
 """
 
 import numbers
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -254,6 +255,31 @@ def check_run_cv(cv, groups=None, n_samples=None):
             f"{type(cv).__name__} {cv!r}."
         )
     return _check_folds(folds, n_samples)
+
+
+def _estimator_folds(cv, groups, n_samples):
+    """The folds of an estimator's internal cross-validation over runs.
+
+    ``cv=None`` means 5 folds of whole runs, or leave-one-run-out when there
+    are fewer than 5 runs; an int asking for more folds than there are runs
+    falls back to leave-one-run-out with a warning; a single run means
+    contiguous blocks. Everything else is :func:`check_run_cv`.
+    """
+    n_runs = np.unique(groups).size
+    if cv is None:
+        cv = min(5, n_runs) if n_runs > 1 else 5
+    elif (
+        isinstance(cv, numbers.Integral)
+        and not isinstance(cv, bool)
+        and 1 < n_runs < cv
+    ):
+        warnings.warn(
+            f"cv={cv} asks for more folds than the {n_runs} runs in groups; "
+            f"using leave-one-run-out ({n_runs} folds).",
+            UserWarning,
+        )
+        cv = n_runs
+    return check_run_cv(cv, groups if n_runs > 1 else None, n_samples=n_samples)
 
 
 def _check_int(value, name, *, minimum):

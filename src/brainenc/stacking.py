@@ -15,7 +15,6 @@ import inspect
 import itertools
 import numbers
 import sys
-import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -27,7 +26,7 @@ from ._compat import Integral, StrOptions, _fit_context
 from ._validation import check_feature_spaces, check_groups
 from .linear import DelayedRidge
 from .metrics import correlation_score, pearson_r, r2_per_target
-from .model_selection import check_run_cv
+from .model_selection import _estimator_folds
 
 __all__ = [
     "StackedRegressor",
@@ -262,7 +261,7 @@ class StackedRegressor(RegressorMixin, BaseEstimator):
         names, bases, spaces = self._check_estimators(X.shape[1])
         alphas = _check_final_alphas(self.final_alphas, self.final)
         groups = check_groups(groups, X.shape[0])
-        folds = _make_folds(self.cv, groups, X.shape[0])
+        folds = _estimator_folds(self.cv, groups, X.shape[0])
         fold_of = _fold_labels(folds, X.shape[0])
         bases = _seed_bases(bases, self.random_state)
         Y = y[:, np.newaxis] if y.ndim == 1 else y
@@ -668,7 +667,7 @@ def structured_variance_partitioning(
 
     subsets = [list(range(k, K)) for k in range(K)]  # forward: spaces[k:]
     subsets += [list(range(k + 1)) for k in range(K - 1)]  # backward: spaces[:k+1]
-    outer = _make_folds(cv, groups, X_arr.shape[0])
+    outer = _estimator_folds(cv, groups, X_arr.shape[0])
     fold_of = _fold_labels(outer, X_arr.shape[0])
     held_out = np.full((len(subsets), X_arr.shape[0], Y.shape[1]), np.nan)
     for train, test in outer:
@@ -822,20 +821,6 @@ def _check_final_alphas(final_alphas, final):
             f"final_alphas must be non-negative and finite, got {final_alphas!r}."
         )
     return np.unique(values)
-
-
-def _make_folds(cv, groups, n_samples):
-    """Folds as DelayedRidge makes them (leave-one-run-out when runs are few)."""
-    n_runs = np.unique(groups).size
-    is_int = isinstance(cv, Integral) and not isinstance(cv, bool)
-    if is_int and n_runs > 1 and cv > n_runs:
-        warnings.warn(
-            f"cv={cv} asks for more folds than the {n_runs} runs in groups; "
-            f"using leave-one-run-out ({n_runs} folds).",
-            UserWarning,
-        )
-        cv = n_runs
-    return check_run_cv(cv, groups if n_runs > 1 else None, n_samples=n_samples)
 
 
 def _fold_labels(folds, n_samples):
