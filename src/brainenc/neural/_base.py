@@ -107,6 +107,7 @@ array).
 import copy
 import math
 import warnings
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import torch
@@ -119,7 +120,7 @@ from .._validation import check_feature_spaces, check_groups, run_slices
 from ..metrics import correlation_score
 
 
-class _NeuralEncoder(RegressorMixin, BaseEstimator):
+class _NeuralEncoder(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     """Base of the neural encoders: a skorch net built and trained in fit.
 
     Not public: see the module docstring for what the base does and the hooks
@@ -483,17 +484,22 @@ class _NeuralEncoder(RegressorMixin, BaseEstimator):
             kwargs["drop_last"] = True
         return kwargs
 
+    # The four hooks every subclass defines (see the module docstring).
+    @abstractmethod
     def _make_dataset(self, X, Y, groups, *, training, generator):
-        raise NotImplementedError
+        """The training or validation dataset of (x, y) tensor pairs."""
 
+    @abstractmethod
     def _build_module(self):
-        raise NotImplementedError
+        """A freshly initialised torch module, on the CPU."""
 
+    @abstractmethod
     def _make_criterion(self):
-        raise NotImplementedError
+        """The loss, called as ``criterion(module_output, y_batch)``."""
 
+    @abstractmethod
     def _predict_standardized(self, module, X, groups, device):
-        raise NotImplementedError
+        """Predictions (NumPy) of ``module`` on standardised ``X``."""
 
     # ------------------------------------------------------------- helpers
     def _predict_in_batches(self, module, X, device):
