@@ -17,7 +17,7 @@ def test_resolve_backend():
     if HAS_TORCH:
         import torch
 
-        expected = "torch_cuda" if torch.cuda.is_available() else "torch"
+        expected = "torch_cuda" if torch.cuda.is_available() else "numpy"
     assert resolve_backend("auto") == expected
     with pytest.raises(ValueError, match="backend must be one of .* got 'cupy'"):
         resolve_backend("cupy")
@@ -78,3 +78,17 @@ def test_threads_with_different_backends_get_their_own_answers():
                 model.coef_, serial[backend], rtol=1e-5, atol=1e-7
             )
     assert get_backend().name == before
+
+
+def test_auto_does_not_import_torch_without_a_gpu():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, brainenc._backend as b\n"
+        "b._gpu_visible = lambda: False\n"
+        "assert b.resolve_backend('auto') == 'numpy'\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()

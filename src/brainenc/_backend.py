@@ -10,6 +10,9 @@ the call, under a lock, and restores it.
 import contextlib
 import importlib
 import importlib.util
+import os
+import shutil
+import sys
 import threading
 
 BACKENDS = ("auto", "numpy", "torch", "torch_cuda")
@@ -23,8 +26,12 @@ def resolve_backend(backend):
     Parameters
     ----------
     backend : {"auto", "numpy", "torch", "torch_cuda"}
-        ``"auto"`` picks ``"torch_cuda"`` when torch sees a CUDA GPU, else
-        ``"torch"`` when torch is installed, else ``"numpy"``; it never fails.
+        ``"auto"`` picks ``"torch_cuda"`` when torch is installed and sees a
+        CUDA GPU, else ``"numpy"``; it never fails. It does not pick torch on
+        the CPU: on these solvers torch's CPU kernels are no faster than
+        NumPy's (slower with one BLAS thread, benchmarks/README.md), and
+        importing torch costs seconds and ~180 MB. On a machine without an
+        NVIDIA driver, ``"auto"`` does not even import torch.
 
     Returns
     -------
@@ -44,12 +51,9 @@ def resolve_backend(backend):
         )
     if backend == "numpy":
         return "numpy"
-    has_torch = importlib.util.find_spec("torch") is not None
     if backend == "auto":
-        if not has_torch:
-            return "numpy"
-        return "torch_cuda" if _cuda_available() else "torch"
-    if not has_torch:
+        return "torch_cuda" if _gpu_visible() and _cuda_available() else "numpy"
+    if importlib.util.find_spec("torch") is None:
         raise ImportError(
             f"backend={backend!r} needs PyTorch, which is not installed: "
             "pip install brainenc[deep], or use backend='numpy'."
@@ -108,6 +112,17 @@ def use_backend(backend):
             yield module
         finally:
             set_backend(previous)
+
+
+def _gpu_visible():
+    """Whether a CUDA GPU may be usable, without importing torch if possible."""
+    if "torch" in sys.modules:
+        return True  # already imported: asking torch costs nothing
+    if importlib.util.find_spec("torch") is None:
+        return False
+    return os.path.exists("/proc/driver/nvidia/version") or bool(
+        shutil.which("nvidia-smi")
+    )
 
 
 def _cuda_available():

@@ -73,8 +73,10 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         more columns than rows, else the kernel (dual) one. Both give the
         same answer.
     backend : {"auto", "numpy", "torch", "torch_cuda"}, default="auto"
-        ``"auto"`` uses CUDA when torch sees a GPU, else torch on the CPU when
-        torch is installed, else NumPy. ``"torch_cuda"`` without a GPU is an
+        ``"auto"`` uses torch on CUDA when torch sees a GPU, else NumPy (torch
+        on the CPU is no faster here, and importing it costs seconds and
+        memory; ask for ``"torch"`` explicitly). ``"torch_cuda"`` without a GPU
+        is an
         error.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the solver.
