@@ -81,7 +81,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
     dtype : {"float32", "float64"}, default="float32"
         Precision of the solver.
     n_targets_batch : int or "auto", default="auto"
-        Targets solved at once; ``"auto"`` sizes batches to about 1 GiB of
+        Targets solved at once; ``"auto"`` sizes batches to about 256 MiB of
         working memory (at least 1 target).
     n_jobs : int, default=None
         Number of cross-validation folds fitted in parallel through joblib
@@ -522,7 +522,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
         # Per target: the batch of y (n_samples), its cross-products and
         # projections (a few n_columns or n_samples), held-out predictions.
         per_target = itemsize * (3 * n_samples + 4 * min(n_samples, n_columns))
-        budget = min(_available_memory() // 4, 1 << 30)
+        budget = min(_available_memory() // 4, 1 << 28)
         return int(np.clip(budget // per_target, 1, max(n_targets, 1)))
 
 
