@@ -76,7 +76,7 @@ def solve_ridge_cv(
     result : dict
         ``best_alphas`` (n_targets,), ``cv_scores`` (n_alphas, n_targets)
         averaged over folds, ``null_scores`` (n_targets,) the held-out score
-        of predicting the training mean, ``coef`` (n_features, n_targets), ``intercept``
+        of predicting the training mean, ``coef`` (n_targets, n_features), ``intercept``
         (n_targets,), ``method``. All NumPy.
     """
     B = backend
@@ -175,7 +175,10 @@ def solve_ridge_cv(
 
     # Refit on all samples with each target's alpha: one decomposition, and
     # every target solved by a product in the eigenbasis.
-    coef = np.empty((n_features, n_targets), dtype=dtype)
+    # Stored target-major, the layout of ``coef_``, so that no transposed copy
+    # of a (possibly voxel-scale) coefficient matrix is ever made.
+    coef = np.empty((n_targets, n_features), dtype=dtype)
+    intercept = np.empty(n_targets, dtype=np.float64)
     if method == "primal":
         eigvals, eigvecs = _eigh(B, gram)
         del gram
@@ -192,9 +195,8 @@ def solve_ridge_cv(
                 (eigvecs.T @ get_targets(batch)) / (eigvals[:, None] + alpha_b)
             )
             weights = Xb.T @ dual
-        coef[:, batch] = B.to_numpy(weights)
-    coef /= x_scale.astype(dtype)[:, None]
-    intercept = y_mean - x_mean @ coef.astype(np.float64)
+        coef[batch] = B.to_numpy(weights).T / x_scale.astype(dtype)
+        intercept[batch] = y_mean[batch] - coef[batch].astype(np.float64) @ x_mean
     if progress is not None:
         progress(n_steps, n_steps)
     return {

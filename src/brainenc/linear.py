@@ -332,7 +332,7 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
                 progress=_Progress("DelayedRidge", self.verbose),
             )
             del X_delayed
-            coef = result["coef"].T
+            coef = result["coef"]
             self.solver_ = result["method"]
 
         intercept = result["intercept"]
