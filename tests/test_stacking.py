@@ -12,7 +12,7 @@ from sklearn.linear_model import Ridge
 
 from brainenc import DelayedRidge
 from brainenc.datasets import make_multispace_data
-from brainenc.metrics import pearson_r, r2_per_target
+from brainenc.metrics import correlation_score, pearson_r, r2_per_target
 from brainenc.model_selection import check_run_cv
 from brainenc.stacking import (
     StackedRegressor,
@@ -768,3 +768,27 @@ def test_structured_partitioning_order_with_int_blocks_equals_slices():
     from_slices = structured_variance_partitioning(slices, X, y, **kwargs)
     np.testing.assert_allclose(from_blocks.forward_r2, from_slices.forward_r2)
     np.testing.assert_allclose(from_blocks.backward_r2, from_slices.backward_r2)
+
+
+def test_pipeline_ending_in_stacking_is_scored_under_routing():
+    # Pipeline.score passes sample_weight=None to the last step under
+    # metadata routing: every brainenc regressor's score must accept it.
+    import sklearn
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from brainenc.datasets import make_multispace_data
+
+    X, y, groups, truth = make_multispace_data(
+        n_samples=400, space_sizes=(3, 3), n_targets=4, n_runs=4, random_state=0
+    )
+    with sklearn.config_context(enable_metadata_routing=True):
+        stacked = StackedRegressor(feature_spaces=truth.feature_spaces, cv=2)
+        stacked.set_fit_request(groups=True).set_score_request(groups=True)
+        pipe = make_pipeline(StandardScaler(), stacked).fit(X, y, groups=groups)
+        score = pipe.score(X, y, groups=groups)
+    scaled = StandardScaler().fit_transform(X)
+    expected = correlation_score(y, pipe[-1].predict(scaled, groups=groups))
+    assert score == pytest.approx(expected)
+    with pytest.raises(ValueError, match="sample_weight is not supported by Stacked"):
+        pipe[-1].score(scaled, y, sample_weight=np.ones(len(y)))

@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
 
 from ._compat import Integral, Interval, Real, StrOptions, _fit_context
 from ._validation import check_groups, run_starts
-from .metrics import correlation_score, pearson_r
+from .metrics import _CorrelationScoreMixin, pearson_r
 from .model_selection import check_run_cv
 
 __all__ = ["TargetwiseEnsemble", "targetwise_weights"]
@@ -114,7 +114,7 @@ def targetwise_weights(scores, *, method="topk", k=5, temperature=0.3):
     return weights
 
 
-class TargetwiseEnsemble(RegressorMixin, BaseEstimator):
+class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
     """Per-target weighted ensemble of encoding models, weighted on held-out runs.
 
     Every member predicts every target. The ensemble scores each member, target
@@ -492,28 +492,8 @@ class TargetwiseEnsemble(RegressorMixin, BaseEstimator):
             y_pred += pred * self.weights_[m]
         return y_pred[:, 0] if self._y_1d else y_pred
 
-    def score(self, X, y, groups=None):
-        """Mean over output columns of the Pearson r of predictions with ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Stimulus features.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            True responses. With ``n_subjects > 1``, NaN samples are left out
-            of each column's correlation.
-        groups : array-like of shape (n_samples,), default=None
-            Run labels of ``X``.
-
-        Returns
-        -------
-        score : float
-            Mean Pearson r over output columns (subjects and targets).
-        """
-        nan_policy = "omit" if self.n_subjects > 1 else "raise"
-        return float(
-            correlation_score(y, self.predict(X, groups=groups), nan_policy=nan_policy)
-        )
+    def _score_nan_policy(self):
+        return "omit" if self.n_subjects > 1 else "raise"
 
     def get_params(self, deep=True):
         """Get parameters of the ensemble and, with ``deep``, of its members.

@@ -14,7 +14,7 @@ from ._compat import Integral, Interval, Real, StrOptions, _fit_context
 from ._solvers import SCORINGS, solve_banded_ridge_cv, solve_ridge_cv
 from ._validation import check_delays, check_feature_spaces, check_groups
 from .delays import delay_features
-from .metrics import correlation_score
+from .metrics import _CorrelationScoreMixin
 from .model_selection import _estimator_folds
 
 __all__ = ["DelayedRidge"]
@@ -24,7 +24,7 @@ __all__ = ["DelayedRidge"]
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 8, 11))
 
 
-class DelayedRidge(RegressorMixin, BaseEstimator):
+class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
     """Ridge regression over run-aware FIR delays, alpha chosen per target.
 
     The features are expanded with delayed copies (zero-padded inside each
@@ -418,34 +418,6 @@ class DelayedRidge(RegressorMixin, BaseEstimator):
                 for cols in self._delayed_columns(self._spaces)
             ]
         )
-
-    def score(self, X, y, groups=None, sample_weight=None):
-        """Mean over targets of the Pearson correlation of predictions with ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Stimulus features.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            True responses.
-        groups : array-like of shape (n_samples,), default=None
-            Run labels of ``X``.
-        sample_weight : None
-            Not supported (accepted so that a ``Pipeline`` ending in this
-            estimator can be scored under metadata routing); must be None.
-
-        Returns
-        -------
-        score : float
-            Mean Pearson r over targets (per-target values come from
-            :func:`brainenc.pearson_r`).
-        """
-        if sample_weight is not None:
-            raise ValueError(
-                "sample_weight is not supported by DelayedRidge.score (the mean "
-                "Pearson r over targets is unweighted); got an array."
-            )
-        return float(correlation_score(y, self.predict(X, groups=groups)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -571,6 +571,50 @@ def normalized_correlation(r, ceiling):
     return float(out) if out.ndim == 0 else out
 
 
+class _CorrelationScoreMixin:
+    """``score`` = mean Pearson r over targets, for the regressors of brainenc.
+
+    Mixed in left of :class:`sklearn.base.RegressorMixin`. The regressor's
+    ``predict`` takes ``groups``; ``score`` passes it on. Multi-subject
+    regressors (NaN marks missing samples) override ``_score_nan_policy``.
+    """
+
+    def _score_nan_policy(self):
+        return "raise"
+
+    def score(self, X, y, groups=None, sample_weight=None):
+        """Mean over targets of the Pearson correlation of predictions with ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Stimulus features.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True responses (NaN marks missing samples for multi-subject
+            estimators, and is left out of their score).
+        groups : array-like of shape (n_samples,), default=None
+            Run labels of ``X``.
+        sample_weight : None
+            Not supported (accepted so that a ``Pipeline`` ending in this
+            estimator can be scored under metadata routing); must be None.
+
+        Returns
+        -------
+        score : float
+            Mean Pearson r over targets (per-target values come from
+            :func:`brainenc.pearson_r`).
+        """
+        if sample_weight is not None:
+            raise ValueError(
+                f"sample_weight is not supported by {type(self).__name__}.score "
+                "(the mean Pearson r over targets is unweighted); got an array."
+            )
+        prediction = self.predict(X, groups=groups)
+        return float(
+            correlation_score(y, prediction, nan_policy=self._score_nan_policy())
+        )
+
+
 # --------------------------------------------------------------------------
 # Private helpers
 # --------------------------------------------------------------------------

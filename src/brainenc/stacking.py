@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._compat import Integral, StrOptions, _fit_context
 from ._validation import check_feature_spaces, check_groups
 from .linear import DelayedRidge
-from .metrics import correlation_score, pearson_r, r2_per_target
+from .metrics import _CorrelationScoreMixin, pearson_r, r2_per_target
 from .model_selection import _estimator_folds
 
 __all__ = [
@@ -47,7 +47,7 @@ _ENUMERATE_UP_TO = 4
 _MAX_ENUMERATION_SPACES = 12
 
 
-class StackedRegressor(RegressorMixin, BaseEstimator):
+class StackedRegressor(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
     """Stacked regression: one model per feature space, combined per target.
 
     Each base estimator is fitted on its own feature space (a column block of
@@ -352,26 +352,6 @@ class StackedRegressor(RegressorMixin, BaseEstimator):
             y_pred = term if y_pred is None else y_pred + term
         y_pred = y_pred + self.intercept_.astype(y_pred.dtype)
         return y_pred[:, 0] if self._y_ndim == 1 else y_pred
-
-    def score(self, X, y, groups=None):
-        """Mean over targets of the Pearson correlation of predictions with ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Stimulus features.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            True responses.
-        groups : array-like of shape (n_samples,), default=None
-            Run labels of ``X``.
-
-        Returns
-        -------
-        score : float
-            Mean Pearson r over targets (per-target values come from
-            :func:`brainenc.pearson_r`).
-        """
-        return float(correlation_score(y, self.predict(X, groups=groups)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

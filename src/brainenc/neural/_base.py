@@ -117,10 +117,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import Integral, Interval, Real, StrOptions, _fit_context
 from .._validation import check_feature_spaces, check_groups, run_slices
-from ..metrics import correlation_score
+from ..metrics import _CorrelationScoreMixin, correlation_score
 
 
-class _NeuralEncoder(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
+class _NeuralEncoder(
+    _CorrelationScoreMixin, RegressorMixin, BaseEstimator, metaclass=ABCMeta
+):
     """Base of the neural encoders: a skorch net built and trained in fit.
 
     Not public: see the module docstring for what the base does and the hooks
@@ -437,27 +439,8 @@ class _NeuralEncoder(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             module.train(was_training)
         return np.asarray(Y, dtype=np.float32)
 
-    def score(self, X, y, groups=None):
-        """Mean over targets of the Pearson correlation of predictions with ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Stimulus features.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            True responses.
-        groups : array-like of shape (n_samples,), default=None
-            Run labels of ``X``.
-
-        Returns
-        -------
-        score : float
-            Mean Pearson r over targets.
-        """
-        nan_policy = "omit" if self._allow_nan_y else "raise"
-        return float(
-            correlation_score(y, self.predict(X, groups=groups), nan_policy=nan_policy)
-        )
+    def _score_nan_policy(self):
+        return "omit" if self._allow_nan_y else "raise"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
