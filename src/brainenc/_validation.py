@@ -59,6 +59,15 @@ def check_groups(groups, n_samples, *, name="groups"):
     return groups
 
 
+def check_has_targets(y, *, name="y"):
+    """Refuse a 2-D ``y`` without any column, naming it (before validation)."""
+    shape = getattr(y, "shape", ())
+    if len(shape) == 2 and shape[1] == 0:
+        raise ValueError(
+            f"{name} must have at least one target (column), got shape {shape}."
+        )
+
+
 def run_starts(groups):
     """Indices where a new run starts (the first is always 0)."""
     groups = np.asarray(groups)

@@ -12,7 +12,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._backend import BACKENDS, get_backend_module
 from ._compat import Integral, Interval, Real, StrOptions, _fit_context
 from ._solvers import SCORINGS, solve_banded_ridge_cv, solve_ridge_cv
-from ._validation import check_delays, check_feature_spaces, check_groups
+from ._validation import (
+    check_delays,
+    check_feature_spaces,
+    check_groups,
+    check_has_targets,
+)
 from .delays import delay_features
 from .metrics import _CorrelationScoreMixin
 from .model_selection import _estimator_folds
@@ -260,11 +265,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         self : DelayedRidge
             The fitted estimator.
         """
-        y_shape = getattr(y, "shape", ())
-        if len(y_shape) == 2 and y_shape[1] == 0:
-            raise ValueError(
-                f"y must have at least one target (column), got shape {y_shape}."
-            )
+        check_has_targets(y)
         X, y = validate_data(
             self,
             X,

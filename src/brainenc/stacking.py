@@ -23,7 +23,7 @@ from sklearn.utils import Bunch, check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Integral, StrOptions, _fit_context
-from ._validation import check_feature_spaces, check_groups
+from ._validation import check_feature_spaces, check_groups, check_has_targets
 from .linear import DelayedRidge
 from .metrics import _CorrelationScoreMixin, pearson_r, r2_per_target
 from .model_selection import _estimator_folds
@@ -245,11 +245,7 @@ class StackedRegressor(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         self : StackedRegressor
             The fitted estimator.
         """
-        y_shape = getattr(y, "shape", ())
-        if len(y_shape) == 2 and y_shape[1] == 0:
-            raise ValueError(
-                f"y must have at least one target (column), got shape {y_shape}."
-            )
+        check_has_targets(y)
         X, y = validate_data(
             self,
             X,

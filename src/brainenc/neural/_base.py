@@ -116,7 +116,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import Integral, Interval, Real, StrOptions, _fit_context
-from .._validation import check_feature_spaces, check_groups, run_slices
+from .._validation import (
+    check_feature_spaces,
+    check_groups,
+    check_has_targets,
+    run_slices,
+)
 from ..metrics import _CorrelationScoreMixin, correlation_score
 
 
@@ -294,11 +299,7 @@ class _NeuralEncoder(
         self.module_ = module
 
     def _validate_fit_data(self, X, y):
-        y_shape = getattr(y, "shape", ())
-        if len(y_shape) == 2 and y_shape[1] == 0:
-            raise ValueError(
-                f"y must have at least one target (column), got shape {y_shape}."
-            )
+        check_has_targets(y)
         X, y = validate_data(
             self,
             X,
