@@ -1185,40 +1185,28 @@ def _one_line_warnings():
         yield
 
 
-def _nonnegative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an int >= 0, got {text!r}"
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {value}")
-    return value
+def _number_type(kind, minimum, *, strict=False):
+    """An argparse ``type``: ``kind`` (int or float) >= (or >) ``minimum``."""
+    relation = ">" if strict else ">="
+    expected = (
+        f"expected {'an int' if kind is int else 'a number'} {relation} {minimum}"
+    )
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
+        if not (value > minimum if strict else value >= minimum):
+            raise argparse.ArgumentTypeError(f"{expected}, got {text}")
+        return value
+
+    return parse
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an int >= 1, got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number > 0, got {text!r}"
-        ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
+_nonnegative_int = _number_type(int, 0)
+_positive_int = _number_type(int, 1)
+_positive_float = _number_type(float, 0, strict=True)
 
 
 def _exit_code(code):
