@@ -551,7 +551,10 @@ def test_errors_on_y():
         ),
     ):
         _ens(n_subjects=4).fit(X, y, groups)
-    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+    with pytest.raises(
+        ValueError,
+        match=r"same number of samples \(rows\), got X with 300 and y with 299",
+    ):
         _ens().fit(X, y[:-1], groups)
 
 

@@ -250,7 +250,12 @@ def test_fitted_attributes_shapes_and_one_dimensional_y(data):
     assert single.coef_.shape == (36,)
     assert isinstance(single.intercept_, float)
     assert single.predict(X, groups=groups).shape == (900,)
-    np.testing.assert_allclose(single.coef_, model.coef_[4], rtol=1e-5, atol=1e-7)
+    # float32 solver: agreement to float32 round-off of the largest weight
+    # (the last digits depend on the shapes and thread count of the BLAS calls)
+    scale = np.abs(model.coef_[4]).max()
+    np.testing.assert_allclose(
+        single.coef_, model.coef_[4], rtol=1e-5, atol=1e-5 * scale
+    )
 
 
 def test_inputs_are_not_modified(data):
@@ -313,10 +318,14 @@ def test_bad_data(data):
     X, y, groups, _ = data
     y_nan = y.copy()
     y_nan[3, 2] = np.nan
-    with pytest.raises(ValueError, match="Input y contains NaN"):
+    with pytest.raises(
+        ValueError,
+        match=r"y contains NaN \(1 value\), the first at sample 3, column 2: it must",
+    ):
         DelayedRidge().fit(X, y_nan, groups=groups)
     with pytest.raises(
-        ValueError, match=r"y must have at least one target .*\(900, 0\)"
+        ValueError,
+        match=r"y must have at least 1 target, got 0 target\(s\) \(shape=\(900, 0\)\)",
     ):
         DelayedRidge().fit(X, y[:, :0], groups=groups)
     with pytest.raises(ValueError, match="X has 900 samples but groups has 899"):

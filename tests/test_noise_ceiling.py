@@ -164,7 +164,7 @@ def test_repeats_negative_signal_gives_zero_ceiling():
 @pytest.mark.parametrize(
     ("responses", "kwargs", "message"),
     [
-        (np.zeros((2, 3, 4, 5)), {}, "responses must have shape (n_repeats"),
+        (np.zeros((2, 3, 4, 5)), {}, "responses must be a 2-D or 3-D array (n_repeats"),
         (np.zeros((1, 5, 2)), {}, "at least 2 repeats (axis 0) and 2 samples"),
         (np.zeros((3, 1, 2)), {}, "at least 2 repeats (axis 0) and 2 samples"),
         (np.zeros((3, 5, 2)), {"n_average": 0}, "n_average must be a positive int"),

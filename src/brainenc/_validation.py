@@ -1,8 +1,302 @@
-"""Input checks shared by every module: runs (``groups``) and delays."""
+"""Input checks shared by every module: arrays, runs (``groups``), delays and
+feature spaces.
+
+Every message names the argument, says what was expected and what was given.
+The array checks run before scikit-learn's conversion where that conversion
+would accept what it should not (numeric strings) or fail with a message that
+does not name the argument (complex values, ragged lists), and after it for
+non-finite values (with the count and the first position).
+"""
 
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_array
+from sklearn.utils.validation import validate_data
+
+#: Float precisions the estimators compute in (other inputs become float64).
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def check_numeric(array, name):
+    """Refuse strings, complex values and non-numbers in an array-like.
+
+    Parameters
+    ----------
+    array : array-like, DataFrame or sparse matrix
+        User input, before conversion.
+    name : str
+        Name of the argument, used in error messages.
+
+    Returns
+    -------
+    array : ndarray, DataFrame or sparse matrix
+        ``array`` itself when it is an ndarray, a DataFrame (whose column
+        names scikit-learn records) or sparse (refused later by scikit-learn
+        with a message naming the argument); otherwise its conversion by
+        :func:`numpy.asarray`, so it is not converted twice.
+
+    Raises
+    ------
+    TypeError
+        If it holds strings or objects that are not numbers.
+    ValueError
+        If it holds complex numbers or is a ragged nested sequence.
+    """
+    if array is None or sp.issparse(array):
+        return array
+    dtypes = getattr(array, "dtypes", None)
+    if dtypes is not None and hasattr(array, "columns"):  # a DataFrame
+        for column, dtype in zip(array.columns, dtypes, strict=False):
+            kind = getattr(dtype, "kind", None)
+            if kind == "c":
+                _refuse_complex(f"{name}[{column!r}]", dtype)
+            if kind in ("O", "U", "S"):
+                _check_object_values(
+                    np.asarray(array[column], dtype=object), f"{name}[{column!r}]"
+                )
+        return array
+    if not isinstance(array, np.ndarray):
+        try:
+            array = np.asarray(array)
+        except ValueError as exc:
+            raise ValueError(
+                f"{name} must be an array-like of numbers of a regular shape, got "
+                f"a {type(array).__name__} that numpy cannot convert ({exc})."
+            ) from exc
+    kind = array.dtype.kind
+    if kind == "c":
+        _refuse_complex(name, array.dtype)
+    if kind in ("U", "S"):
+        raise TypeError(
+            f"{name} must hold numbers, got strings (dtype {array.dtype}). Convert "
+            f"it explicitly, e.g. np.asarray({name}, dtype=float), if they are "
+            "numbers."
+        )
+    if kind == "O":
+        _check_object_values(array, name)
+    return array
+
+
+def _refuse_complex(name, dtype):
+    # "Complex data not supported" is scikit-learn's wording, which its
+    # estimator checks look for.
+    raise ValueError(
+        f"{name} must hold real numbers, got complex values (dtype {dtype}). "
+        "Complex data not supported: pass the real part, the magnitude or the "
+        "phase."
+    )
+
+
+def _check_object_values(array, name):
+    """Every element of an object array must be a real number."""
+    for value in array.flat:
+        if isinstance(value, (str, bytes)):
+            raise TypeError(
+                f"{name} must hold numbers, got an object array holding strings "
+                f"(first: {value!r}). Convert it explicitly if they are numbers."
+            )
+        if isinstance(value, complex):
+            _refuse_complex(name, array.dtype)
+        try:
+            float(value)
+        except (TypeError, ValueError) as exc:
+            # float()'s own wording ("argument must be a string or a real
+            # number") is what scikit-learn's estimator checks look for.
+            raise TypeError(
+                f"{name} must hold numbers, got an object array holding a "
+                f"{type(value).__name__} ({exc})."
+            ) from exc
+
+
+def check_shape(
+    array, name, *, ndim=(2,), what="(n_samples, n_features)", column="feature"
+):
+    """Check the number of dimensions and that no dimension is empty.
+
+    ``ndim`` lists the accepted numbers of dimensions; the messages keep
+    scikit-learn's wording where its estimator checks look for it ("Reshape
+    your data", "0 feature(s) (shape=...) while a minimum of 1 is
+    required").
+    """
+    shape = tuple(getattr(array, "shape", ()))
+    if len(shape) not in ndim:
+        expected = " or ".join(f"{n}-D" for n in ndim)
+        hint = ""
+        if len(shape) == 1 and 2 in ndim:
+            hint = (
+                f" Reshape your data: {name}.reshape(-1, 1) for a single column, "
+                f"{name}.reshape(1, -1) for a single sample."
+            )
+        raise ValueError(
+            f"{name} must be a {expected} array {what}, got an array of shape "
+            f"{shape}.{hint}"
+        )
+    if shape[0] == 0:
+        raise ValueError(
+            f"{name} must hold at least 1 sample (row), got 0 sample(s) "
+            f"(shape={shape})."
+        )
+    if len(shape) == 2 and shape[1] == 0:
+        raise ValueError(
+            f"{name} must have at least 1 {column}, got 0 {column}(s) "
+            f"(shape={shape}) while a minimum of 1 is required."
+        )
+
+
+def check_finite(array, name, *, allow_nan=False, hint=""):
+    """Refuse NaN (unless ``allow_nan``) and inf, giving the count and where.
+
+    A sum in float64 finds the common case (all finite) without a boolean
+    copy of the array; the positions are computed only when it fails.
+    """
+    if array.dtype.kind != "f" or array.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(array, dtype=np.float64)):
+            return
+    n_nan = int(np.count_nonzero(np.isnan(array)))
+    n_inf = int(np.count_nonzero(np.isinf(array)))
+    if n_inf == 0 and (allow_nan or n_nan == 0):
+        return
+    bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
+    first = np.argwhere(bad)[0]
+    where = f"sample {first[0]}" + (f", column {first[1]}" if first.size > 1 else "")
+    counts = {"NaN": 0 if allow_nan else n_nan, "inf": n_inf}
+    found = " and ".join(
+        f"{what} ({n} value{'s' if n > 1 else ''})" for what, n in counts.items() if n
+    )
+    rule = "only NaN may mark a missing value" if allow_nan else "it must be finite"
+    raise ValueError(
+        f"{name} contains {found}, the first at {where}: {rule}. {hint}".rstrip()
+    )
+
+
+def check_input_array(
+    array,
+    name,
+    *,
+    dtype=FLOAT_DTYPES,
+    ndim=(2,),
+    what="(n_samples, n_features)",
+    column="feature",
+    allow_nan=False,
+    ensure_finite=True,
+    hint="",
+):
+    """Validate one array argument of a function and return it as an ndarray.
+
+    Numbers only (:func:`check_numeric`), the accepted numbers of dimensions
+    with no empty one (:func:`check_shape`), converted to ``dtype`` by
+    scikit-learn's :func:`~sklearn.utils.check_array` (int to float64),
+    finite (:func:`check_finite`; but for NaN with ``allow_nan``; not checked
+    with ``ensure_finite=False``, for a caller that checks it itself). The
+    caller's array is never modified.
+    """
+    array = check_numeric(array, name)
+    check_shape(array, name, ndim=ndim, what=what, column=column)
+    array = check_array(
+        array,
+        dtype=dtype,
+        ensure_2d=False,
+        allow_nd=True,
+        ensure_all_finite=False,
+        ensure_min_samples=0,
+        ensure_min_features=0,
+        input_name=name,
+    )
+    if ensure_finite:
+        check_finite(array, name, allow_nan=allow_nan, hint=hint)
+    return array
+
+
+def validate_X(estimator, X, *, reset, dtype=FLOAT_DTYPES, name="X"):
+    """Validate ``X`` of an estimator's fit, predict or transform.
+
+    The checks of :func:`check_input_array`, plus scikit-learn's bookkeeping
+    through :func:`~sklearn.utils.validation.validate_data`
+    (``n_features_in_`` and ``feature_names_in_`` set with ``reset=True``,
+    checked against them otherwise).
+    """
+    X = check_numeric(X, name)
+    check_shape(X, name)
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        dtype=dtype,
+        ensure_all_finite=False,
+        ensure_min_samples=0,
+        ensure_min_features=0,
+    )
+    check_finite(X, name)
+    return X
+
+
+#: Why single-subject estimators refuse NaN in y.
+NAN_Y_HINT = (
+    "Responses must be complete: drop or impute the missing samples (NaN marks a "
+    "subject's missing samples only for estimators that take n_subjects > 1)."
+)
+
+
+def validate_X_y(
+    estimator,
+    X,
+    y,
+    *,
+    dtype=FLOAT_DTYPES,
+    y_dtype=None,
+    allow_nan_y=False,
+    nan_hint=NAN_Y_HINT,
+):
+    """Validate ``X`` and ``y`` of an estimator's fit, or of a function.
+
+    ``X`` as in :func:`validate_X` (with ``reset=True``); ``y`` numeric, 1-D
+    or 2-D with at least one target, with as many samples as ``X``, in
+    ``y_dtype`` (default: ``dtype``), finite or, with ``allow_nan_y``,
+    finite but for NaN. With ``estimator=None`` (a function's arguments),
+    nothing is recorded.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+    """
+    X = check_numeric(X, "X")
+    check_shape(X, "X")
+    if y is None:
+        who = "this function" if estimator is None else type(estimator).__name__
+        raise ValueError(f"{who} requires y to be passed, but the target y is None.")
+    y = check_numeric(y, "y")
+    check_shape(
+        y,
+        "y",
+        ndim=(1, 2),
+        what="(n_samples,) or (n_samples, n_targets)",
+        column="target",
+    )
+    n_x, n_y = X.shape[0], y.shape[0]
+    if n_x != n_y:
+        raise ValueError(
+            f"X and y must have the same number of samples (rows), got X with "
+            f"{n_x} and y with {n_y}."
+        )
+    x_params = {"dtype": dtype, "ensure_all_finite": False}
+    y_params = {
+        "dtype": dtype if y_dtype is None else y_dtype,
+        "ensure_2d": False,
+        "ensure_all_finite": False,
+    }
+    if estimator is None:
+        X = check_array(X, input_name="X", **x_params)
+        y = check_array(y, input_name="y", **y_params)
+    else:
+        X, y = validate_data(estimator, X, y, validate_separately=(x_params, y_params))
+    check_finite(X, "X")
+    check_finite(y, "y", allow_nan=allow_nan_y, hint="" if allow_nan_y else nan_hint)
+    return X, y
 
 
 def check_groups(groups, n_samples, *, name="groups"):
@@ -57,15 +351,6 @@ def check_groups(groups, n_samples, *, name="groups"):
                 f"{counts[counts > 1][0]} separate pieces."
             )
     return groups
-
-
-def check_has_targets(y, *, name="y"):
-    """Refuse a 2-D ``y`` without any column, naming it (before validation)."""
-    shape = getattr(y, "shape", ())
-    if len(shape) == 2 and shape[1] == 0:
-        raise ValueError(
-            f"{name} must have at least one target (column), got shape {shape}."
-        )
 
 
 def run_starts(groups):

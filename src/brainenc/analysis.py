@@ -23,11 +23,17 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.utils import Bunch, check_array
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
 
 from ._compat import HasMethods, _check_feature_names_in, _fit_context
-from ._validation import check_feature_spaces, check_groups
+from ._validation import (
+    check_feature_spaces,
+    check_groups,
+    check_input_array,
+    validate_X,
+    validate_X_y,
+)
 from .linear import DelayedRidge
 from .metrics import pearson_r, r2_per_target
 from .model_selection import _estimator_folds
@@ -178,13 +184,7 @@ def variance_partitioning(
     >>> bool(abs(parts - result.total).max() < 1e-12)
     True
     """
-    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-    y = check_array(y, ensure_2d=False, dtype=[np.float64, np.float32], input_name="y")
-    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"y must be of shape (n_samples,) or (n_samples, n_targets) with "
-            f"n_samples = {X.shape[0]} as X, got shape {y.shape}."
-        )
+    X, y = validate_X_y(None, X, y)
     if not isinstance(scoring, str) or scoring not in _SCORINGS:
         raise ValueError(f"scoring must be one of {_SCORINGS}, got {scoring!r}.")
     spaces = check_feature_spaces(feature_spaces, X.shape[1])
@@ -355,7 +355,7 @@ class Residualizer(TransformerMixin, BaseEstimator):
         self : Residualizer
             The fitted transformer.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = validate_X(self, X, reset=True)
         try:
             spaces = check_feature_spaces(self.feature_spaces, X.shape[1])
         except ValueError as exc:
@@ -410,7 +410,7 @@ class Residualizer(TransformerMixin, BaseEstimator):
             of the fitted regression.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_X(self, X, reset=False)
         if groups is not None:
             groups = check_groups(groups, X.shape[0])
         predicted = _call(
@@ -543,7 +543,7 @@ def ablate_feature_spaces(
     >>> bool(result.drop["space0"][0] > 0.3 > result.drop["space1"][0])
     True
     """
-    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    X = check_input_array(X, "X")
     if not isinstance(replace, str) or replace not in _REPLACE_OPTIONS:
         raise ValueError(f"replace must be one of {_REPLACE_OPTIONS}, got {replace!r}.")
     spaces = check_feature_spaces(feature_spaces, X.shape[1])
@@ -695,11 +695,15 @@ def _fill_values(replace, X_train, train_mean, n_features):
             "X_train (the training features) or train_mean (their column means)."
         )
     if X_train is not None:
-        X_train = check_array(X_train, dtype=np.float64, input_name="X_train")
+        X_train = check_input_array(X_train, "X_train", dtype=np.float64)
         mean, name = X_train.mean(axis=0), "X_train"
     else:
-        mean = check_array(
-            train_mean, ensure_2d=False, dtype=np.float64, input_name="train_mean"
+        mean = check_input_array(
+            train_mean,
+            "train_mean",
+            dtype=np.float64,
+            ndim=(1,),
+            what="(n_features,)",
         )
         name = "train_mean"
     if mean.shape != (n_features,):

@@ -9,10 +9,16 @@ zero-padded inside every run, so no value ever crosses a run boundary.
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Integral, Interval, Real, _check_feature_names_in, _fit_context
-from ._validation import check_delays, check_groups, run_slices
+from ._validation import (
+    check_delays,
+    check_groups,
+    check_input_array,
+    run_slices,
+    validate_X,
+)
 
 __all__ = ["Delayer", "delay_features", "delays_from_times"]
 
@@ -36,15 +42,17 @@ def delay_features(X, delays, groups=None):
     X_delayed : ndarray of shape (n_samples, n_features * n_delays)
         Column ``f * n_delays + k`` holds feature ``f`` delayed by
         ``delays[k]`` samples, so ``X_delayed.reshape(n_samples, n_features,
-        n_delays)`` indexes features then delays. Float inputs keep their
-        dtype; other inputs become float64.
+        n_delays)`` indexes features then delays. float32 and float64 inputs
+        keep their dtype; other inputs become float64.
 
     Raises
     ------
     ValueError
-        If a run is shorter than the largest absolute delay (that run's
-        delayed copy would be all padding), or ``groups`` is not a valid set
-        of contiguous runs.
+        If ``X`` holds NaN or inf or is not 2-D, a run is shorter than the
+        largest absolute delay (its delayed copy would be all padding), or
+        ``groups`` is not a valid set of contiguous runs.
+    TypeError
+        If ``X`` does not hold real numbers.
 
     Examples
     --------
@@ -59,17 +67,14 @@ def delay_features(X, delays, groups=None):
            [5., 4.],
            [6., 5.]])
     """
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(
-            f"X must be a 2-D array of shape (n_samples, n_features), got an "
-            f"array of shape {X.shape}."
-        )
-    if X.dtype.kind != "f":
-        X = X.astype(np.float64)
-    delays = check_delays(delays)
+    X = check_input_array(X, "X")
+    return _delay_features(X, check_delays(delays), check_groups(groups, X.shape[0]))
+
+
+def _delay_features(X, delays, groups):
+    """:func:`delay_features` on validated inputs (a float array, delays and
+    run labels), for the estimators that validated them already."""
     n_samples, n_features = X.shape
-    groups = check_groups(groups, n_samples)
     max_lag = int(np.max(np.abs(delays)))
     out = np.zeros((n_samples, n_features, delays.size), dtype=X.dtype)
     for run in run_slices(groups):
@@ -77,10 +82,10 @@ def delay_features(X, delays, groups=None):
         if length < max_lag:
             label = groups[run.start].item()
             raise ValueError(
-                f"Every run must be at least as long as the largest delay: run "
-                f"{label!r} has {length} sample{'s' if length != 1 else ''} "
-                f"but delays reach {max_lag} samples. Use fewer delays, or "
-                f"merge or drop the short run."
+                f"Every run of groups must be at least as long as the largest "
+                f"delay: run {label!r} has {length} "
+                f"sample{'s' if length != 1 else ''} but delays reach {max_lag} "
+                f"samples. Use fewer delays, or merge or drop the short run."
             )
         X_run = X[run]
         for k, delay in enumerate(delays):
@@ -195,7 +200,7 @@ class Delayer(TransformerMixin, BaseEstimator):
         self : Delayer
             The fitted transformer.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = validate_X(self, X, reset=True)
         self.delays_ = check_delays(self.delays)
         check_groups(groups, X.shape[0])
         return self
@@ -216,8 +221,8 @@ class Delayer(TransformerMixin, BaseEstimator):
             Feature-major layout (see :func:`delay_features`).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return delay_features(X, self.delays_, groups)
+        X = validate_X(self, X, reset=False)
+        return _delay_features(X, self.delays_, check_groups(groups, X.shape[0]))
 
     def fit_transform(self, X, y=None, groups=None):
         """Fit, then return the delayed features of ``X``.

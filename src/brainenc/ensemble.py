@@ -20,14 +20,10 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import Bunch
-from sklearn.utils.validation import (
-    check_consistent_length,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Integral, Interval, Real, StrOptions, _fit_context
-from ._validation import check_groups, run_starts
+from ._validation import check_groups, run_starts, validate_X, validate_X_y
 from .metrics import _CorrelationScoreMixin, pearson_r
 from .model_selection import check_run_cv
 
@@ -337,27 +333,9 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             The fitted ensemble.
         """
         names, members = self._validate_estimators()
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            validate_separately=(
-                {"dtype": [np.float64, np.float32]},
-                {
-                    "dtype": "numeric",
-                    "ensure_2d": False,
-                    "ensure_all_finite": "allow-nan",
-                },
-            ),
+        X, y = validate_X_y(
+            self, X, y, allow_nan_y=True, y_dtype=[np.float64, np.float32]
         )
-        check_consistent_length(X, y)
-        if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] == 0):
-            raise ValueError(
-                "y must be 1-D or 2-D with at least one column (n_samples, "
-                f"n_outputs), got shape {y.shape}."
-            )
-        if y.dtype.kind not in "fc":
-            y = y.astype(np.float64)
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
         self._check_subjects(y, n_outputs)
         user_groups = None if groups is None else check_groups(groups, X.shape[0])
@@ -480,7 +458,7 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             ``y``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_X(self, X, reset=False)
         if groups is not None:
             groups = check_groups(groups, X.shape[0])
         n_outputs = self.weights_.shape[1]

@@ -227,13 +227,16 @@ def zscore_runs(X, groups=None, *, ddof=0):
     >>> zscore_runs(X, groups=[0, 0, 1, 1, 1]).ravel().round(3)
     array([-1.   ,  1.   , -1.225,  0.   ,  1.225])
     """
-    from ._validation import check_groups, run_slices
+    from ._validation import check_groups, check_input_array, run_slices
 
-    X = np.array(X, dtype=np.result_type(np.asarray(X).dtype, np.float32))
-    if X.ndim not in (1, 2):
-        raise ValueError(
-            f"X must be a 1-D or 2-D array (time along axis 0), got shape {X.shape}."
-        )
+    X = check_input_array(
+        X,
+        "X",
+        ndim=(1, 2),
+        what="(n_samples, n_columns) or (n_samples,), time along axis 0",
+        column="column",
+        allow_nan=True,
+    ).copy()
     groups = check_groups(groups, X.shape[0])
     for run in run_slices(groups):
         block = X[run]

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._backend import BACKENDS, get_backend_module
 from ._compat import Integral, Interval, Real, StrOptions, _fit_context
@@ -16,9 +16,10 @@ from ._validation import (
     check_delays,
     check_feature_spaces,
     check_groups,
-    check_has_targets,
+    validate_X,
+    validate_X_y,
 )
-from .delays import delay_features
+from .delays import _delay_features
 from .metrics import _CorrelationScoreMixin
 from .model_selection import _estimator_folds
 
@@ -265,15 +266,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         self : DelayedRidge
             The fitted estimator.
         """
-        check_has_targets(y)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            multi_output=True,
-            y_numeric=True,
-            dtype=[np.float64, np.float32],
-        )
+        X, y = validate_X_y(self, X, y)
         self.delays_ = check_delays(self.delays)
         alphas = _check_alphas(self.alphas)
         groups = check_groups(groups, X.shape[0])
@@ -285,7 +278,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         n_columns = X.shape[1] * self.delays_.size
         batch = self._targets_batch((X.shape[0], n_columns), Y.shape[1])
         self._check_memory(X.shape[0], n_columns, Y.shape[1], batch, folds)
-        X_delayed = delay_features(
+        X_delayed = _delay_features(
             X.astype(self.dtype, copy=False), self.delays_, groups
         )
         if X_delayed.shape[0] < 2:
@@ -378,12 +371,8 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             Predicted responses; 1-D when the model was fitted on a 1-D ``y``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        # Computed in the precision of X (float64 input gives float64 output).
-        dtype = np.result_type(X.dtype, self.coef_.dtype)
-        X_delayed = delay_features(X.astype(dtype, copy=False), self.delays_, groups)
-        coef = self.coef_.astype(dtype, copy=False)
-        return X_delayed @ coef.T + np.asarray(self.intercept_, dtype=dtype)
+        X_delayed, coef = self._delayed_design(X, groups)
+        return X_delayed @ coef.T + np.asarray(self.intercept_, dtype=coef.dtype)
 
     def predict_split(self, X, groups=None):
         """Contribution of each feature space to the prediction.
@@ -409,10 +398,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
                 "predict_split needs feature_spaces: this DelayedRidge was "
                 "fitted with feature_spaces=None."
             )
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        dtype = np.result_type(X.dtype, self.coef_.dtype)
-        X_delayed = delay_features(X.astype(dtype, copy=False), self.delays_, groups)
-        coef = self.coef_.astype(dtype, copy=False)
+        X_delayed, coef = self._delayed_design(X, groups)
         return np.stack(
             [
                 X_delayed[:, cols] @ coef[..., cols].T
@@ -425,6 +411,15 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+    def _delayed_design(self, X, groups):
+        """Validated, delayed ``X`` and the coefficients, in X's precision
+        (float64 input gives float64 predictions)."""
+        X = validate_X(self, X, reset=False)
+        dtype = np.result_type(X.dtype, self.coef_.dtype)
+        groups = check_groups(groups, X.shape[0])
+        X_delayed = _delay_features(X.astype(dtype, copy=False), self.delays_, groups)
+        return X_delayed, self.coef_.astype(dtype, copy=False)
 
     def _check_spaces(self, n_features):
         if self.banded and self.feature_spaces is None:

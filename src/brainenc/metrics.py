@@ -15,7 +15,9 @@ import warnings
 
 import numpy as np
 from sklearn.metrics import make_scorer
-from sklearn.utils import Bunch, check_array
+from sklearn.utils import Bunch
+
+from ._validation import check_finite, check_input_array
 
 __all__ = [
     "correlation_score",
@@ -353,18 +355,14 @@ def noise_ceiling_repeats(responses, *, n_average=None):
     >>> np.round(nc.correlation_ceiling_single, 1)  # truth: 0.71, 0.45
     array([0.7, 0.4])
     """
-    responses = check_array(
+    responses = check_input_array(
         responses,
+        "responses",
         dtype=np.float64,
-        ensure_2d=False,
-        allow_nd=True,
-        input_name="responses",
+        ndim=(2, 3),
+        what="(n_repeats, n_samples, n_targets) or (n_repeats, n_samples)",
+        column="sample",
     )
-    if responses.ndim not in (2, 3):
-        raise ValueError(
-            "responses must have shape (n_repeats, n_samples, n_targets) or "
-            f"(n_repeats, n_samples), got an array of shape {responses.shape}."
-        )
     one_target = responses.ndim == 2
     if one_target:
         responses = responses[:, :, np.newaxis]
@@ -487,7 +485,14 @@ def noise_ceiling_cross_subject(y, n_subjects):
             f"n_subjects must be an int >= 2 (a ceiling needs other subjects), "
             f"got {n_subjects!r}."
         )
-    y = check_array(y, dtype=np.float64, ensure_all_finite="allow-nan", input_name="y")
+    y = check_input_array(
+        y,
+        "y",
+        dtype=np.float64,
+        what="(n_samples, n_subjects * n_targets)",
+        column="target",
+        allow_nan=True,
+    )
     n_samples, n_columns = y.shape
     if n_columns % n_subjects:
         raise ValueError(
@@ -647,55 +652,39 @@ def _check_targets(y_true, y_pred, nan_policy):
         )
     mask = None
     if nan_policy == "raise":
-        _check_finite(y_true, "y_true", "Use nan_policy='omit' to ignore NaN.")
-        _check_finite(y_pred, "y_pred")
+        check_finite(y_true, "y_true", hint="Use nan_policy='omit' to ignore NaN.")
+        check_finite(y_pred, "y_pred")
     else:
         missing = np.isnan(y_true)
         if np.any(missing):
             mask = ~missing
-            _check_finite(
+            check_finite(
                 np.where(mask, y_true, 0),
                 "y_true",
-                "Only NaN marks a missing sample under nan_policy='omit'.",
+                hint="Only NaN marks a missing sample under nan_policy='omit'.",
             )
-            _check_finite(
+            check_finite(
                 np.where(mask, y_pred, 0),
                 "y_pred",
-                "It must be finite wherever y_true is not NaN.",
+                hint="It must be finite wherever y_true is not NaN.",
             )
         else:
-            _check_finite(y_true, "y_true")
-            _check_finite(y_pred, "y_pred")
+            check_finite(y_true, "y_true")
+            check_finite(y_pred, "y_pred")
     return y_true, y_pred, mask, one_d
 
 
 def _as_numeric(y, name):
-    """Array of a numeric dtype, 1-D or 2-D, with NaN left in place."""
-    y = check_array(
+    """Array of a numeric dtype, 1-D or 2-D, with NaN and inf left in place."""
+    return check_input_array(
         y,
-        dtype="numeric",
-        ensure_all_finite=False,
-        ensure_2d=False,
-        allow_nd=True,
-        ensure_min_samples=0,
-        input_name=name,
+        name,
+        dtype=(np.float64, np.float32),
+        ndim=(1, 2),
+        what="(n_samples,) or (n_samples, n_targets)",
+        column="target",
+        ensure_finite=False,
     )
-    if y.ndim not in (1, 2):
-        raise ValueError(
-            f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_targets), "
-            f"got an array of shape {y.shape}."
-        )
-    if y.dtype.kind == "c":
-        raise ValueError(f"{name} must hold real numbers, got dtype {y.dtype}.")
-    return y
-
-
-def _check_finite(y, name, hint=""):
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        n_bad = int(np.count_nonzero(~np.isfinite(y)))
-        raise ValueError(
-            f"{name} contains NaN or inf ({n_bad} values). {hint}".rstrip()
-        )
 
 
 def _batches(shape):

@@ -19,11 +19,16 @@ import sys
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.utils import Bunch, check_array, check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Integral, StrOptions, _fit_context
-from ._validation import check_feature_spaces, check_groups, check_has_targets
+from ._validation import (
+    check_feature_spaces,
+    check_groups,
+    validate_X,
+    validate_X_y,
+)
 from .linear import DelayedRidge
 from .metrics import _CorrelationScoreMixin, pearson_r, r2_per_target
 from .model_selection import _estimator_folds
@@ -245,15 +250,7 @@ class StackedRegressor(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         self : StackedRegressor
             The fitted estimator.
         """
-        check_has_targets(y)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            multi_output=True,
-            y_numeric=True,
-            dtype=[np.float64, np.float32],
-        )
+        X, y = validate_X_y(self, X, y)
         names, bases, spaces = self._check_estimators(X.shape[1])
         alphas = _check_final_alphas(self.final_alphas, self.final)
         groups = check_groups(groups, X.shape[0])
@@ -333,7 +330,7 @@ class StackedRegressor(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             model was fitted on a 1-D ``y``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_X(self, X, reset=False)
         groups = check_groups(groups, X.shape[0])
         n_targets = self.weights_.shape[1]
         y_pred = None
@@ -611,13 +608,7 @@ def structured_variance_partitioning(
         raise TypeError(
             f"estimator must be a StackedRegressor, got {type(estimator).__name__}."
         )
-    X_arr = check_array(X, dtype=[np.float64, np.float32])
-    y_arr = np.asarray(y)
-    if y_arr.ndim not in (1, 2) or y_arr.shape[0] != X_arr.shape[0]:
-        raise ValueError(
-            f"y must have shape (n_samples,) or (n_samples, n_targets) with "
-            f"n_samples={X_arr.shape[0]}, got {y_arr.shape}."
-        )
+    X_arr, y_arr = validate_X_y(None, X, y)
     Y = y_arr.reshape(y_arr.shape[0], -1).astype(np.float64)
     groups = check_groups(groups, X_arr.shape[0])
     model = clone(estimator)

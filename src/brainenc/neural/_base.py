@@ -113,14 +113,15 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Integral, Interval, Real, StrOptions, _fit_context
 from .._validation import (
     check_feature_spaces,
     check_groups,
-    check_has_targets,
     run_slices,
+    validate_X,
+    validate_X_y,
 )
 from ..metrics import _CorrelationScoreMixin, correlation_score
 
@@ -299,30 +300,7 @@ class _NeuralEncoder(
         self.module_ = module
 
     def _validate_fit_data(self, X, y):
-        check_has_targets(y)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            validate_separately=(
-                {"dtype": np.float32, "ensure_min_samples": 1},
-                {
-                    "dtype": np.float32,
-                    "ensure_2d": False,
-                    "ensure_all_finite": "allow-nan" if self._allow_nan_y else True,
-                },
-            ),
-        )
-        if y.ndim not in (1, 2):
-            raise ValueError(
-                f"y must be 1-D (n_samples,) or 2-D (n_samples, n_targets), got "
-                f"an array of shape {y.shape}."
-            )
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"X and y must have the same number of samples, got "
-                f"{X.shape[0]} and {y.shape[0]}."
-            )
+        X, y = validate_X_y(self, X, y, dtype=np.float32, allow_nan_y=self._allow_nan_y)
         one_d = y.ndim == 1
         Y = y[:, None] if one_d else y
         return X, Y, one_d
@@ -413,7 +391,7 @@ class _NeuralEncoder(
             ``y`` was 1-D in fit.
         """
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_X(self, X, reset=False)
         out_dtype = X.dtype
         X = X.astype(np.float32, copy=False)
         groups = check_groups(groups, X.shape[0])

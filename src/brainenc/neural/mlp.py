@@ -9,7 +9,7 @@ from torch import nn
 
 from .._compat import Integral, Interval, Real, StrOptions
 from .._validation import check_delays
-from ..delays import delay_features
+from ..delays import _delay_features
 from ._base import _as_tensor, _NeuralEncoder
 from .modules import ACTIVATIONS, MLP, LateInteractionMLP
 
@@ -237,7 +237,7 @@ class PCAMLPEncoder(_NeuralEncoder):
         self.pca_scale_ = float(np.sqrt(mean_var)) if mean_var > 0 else 1.0
 
     def _make_dataset(self, X, Y, groups, *, training, generator):
-        inputs = _as_tensor(delay_features(X, self.delays_, groups))
+        inputs = _as_tensor(_delay_features(X, self.delays_, groups))
         return torch.utils.data.TensorDataset(inputs, _as_tensor(self._encode_y(Y)))
 
     def _build_module(self):
@@ -263,7 +263,7 @@ class PCAMLPEncoder(_NeuralEncoder):
         return nn.L1Loss() if self.loss == "l1" else nn.MSELoss()
 
     def _predict_standardized(self, module, X, groups, device):
-        inputs = _as_tensor(delay_features(X, self.delays_, groups))
+        inputs = _as_tensor(_delay_features(X, self.delays_, groups))
         return self._decode_y(self._predict_in_batches(module, inputs, device))
 
     def _encode_y(self, Y):
