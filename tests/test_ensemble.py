@@ -538,8 +538,10 @@ def test_errors_on_y():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "y contains NaN (1 value(s)). NaN marks a subject's missing samples "
-            "and is only allowed with n_subjects > 1"
+            "y contains NaN (1 value), the first at sample 3, column 1: it must be "
+            "finite. Responses must be complete: drop or impute the missing samples "
+            "(NaN marks a subject's missing samples only for estimators that take "
+            "n_subjects > 1)."
         ),
     ):
         _ens().fit(X, y_nan, groups)

@@ -475,3 +475,52 @@ def test_fit_refused_up_front_when_memory_would_not_suffice(data, monkeypatch):
         )
     monkeypatch.setattr(brainenc.linear, "_available_memory", lambda: 2**33)
     DelayedRidge(backend="numpy").fit(X, y, groups=groups)  # 8 GiB is plenty
+
+
+@pytest.mark.parametrize(
+    ("shape", "params"),
+    [
+        ((2000, 100, 3000), {}),  # primal, one batch of targets
+        ((1000, 50, 5000), {"n_targets_batch": 200}),  # primal, many batches
+        ((600, 200, 2000), {}),  # dual (800 delayed columns > 480 samples)
+        ((1500, 50, 1000), {"n_jobs": 2}),  # folds in parallel threads
+        (
+            (2000, 60, 500),
+            {"banded": True, "feature_spaces": {"a": 30, "b": 30}, "n_iter": 3},
+        ),
+    ],
+)
+def test_memory_estimate_bounds_the_measured_peak(shape, params, monkeypatch):
+    # The guard is only as good as its estimate: it must not be below what the
+    # fit really allocates (or the OS kills what the guard let through), nor
+    # so far above it that fits that would run are refused.
+    import tracemalloc
+
+    import brainenc.linear
+
+    n_samples, n_features, n_targets = shape
+    X, y, groups, _ = make_encoding_data(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_targets=n_targets,
+        n_runs=5,
+        random_state=0,
+    )
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    estimates = []
+    estimate = brainenc.linear.DelayedRidge._memory_need
+    monkeypatch.setattr(
+        brainenc.linear.DelayedRidge,
+        "_memory_need",
+        lambda self, *args: estimates.append(estimate(self, *args)) or estimates[-1],
+    )
+    model = DelayedRidge(backend="numpy", random_state=0, **params)
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        model.fit(X, y, groups=groups)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    ratio = estimates[0] / peak
+    assert 1 <= ratio <= 3, f"estimate {ratio:.2f} x the peak of {peak / 2**20:.0f} MiB"

@@ -369,6 +369,24 @@ def run_slices(groups):
     return [slice(int(a), int(b)) for a, b in zip(starts, stops, strict=False)]
 
 
+def check_run_lengths(groups, delays):
+    """Slices of the runs of ``groups``; each must be as long as the largest
+    absolute delay (a shorter run's delayed copy would be all padding)."""
+    max_lag = int(np.max(np.abs(delays)))
+    runs = run_slices(groups)
+    for run in runs:
+        length = run.stop - run.start
+        if length < max_lag:
+            label = groups[run.start].item()
+            raise ValueError(
+                f"Every run of groups must be at least as long as the largest "
+                f"delay: run {label!r} has {length} "
+                f"sample{'s' if length != 1 else ''} but delays reach {max_lag} "
+                f"samples. Use fewer delays, or merge or drop the short run."
+            )
+    return runs
+
+
 def check_delays(delays, *, name="delays"):
     """Validate delays in samples and return them as a 1-D int array.
 

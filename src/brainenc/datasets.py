@@ -326,6 +326,11 @@ def make_multispace_data(
     [0, 1, 0, 1]
     """
     sizes = [_check_int(size, "space_sizes", 1) for size in np.atleast_1d(space_sizes)]
+    if not sizes:
+        raise ValueError(
+            "space_sizes must give the number of columns of at least one feature "
+            f"space, got {space_sizes!r}."
+        )
     n_targets = _check_int(n_targets, "n_targets", 1)
     n_spaces = len(sizes)
     if shares is None:

@@ -16,7 +16,7 @@ from ._validation import (
     check_delays,
     check_groups,
     check_input_array,
-    run_slices,
+    check_run_lengths,
     validate_X,
 )
 
@@ -75,18 +75,9 @@ def _delay_features(X, delays, groups):
     """:func:`delay_features` on validated inputs (a float array, delays and
     run labels), for the estimators that validated them already."""
     n_samples, n_features = X.shape
-    max_lag = int(np.max(np.abs(delays)))
     out = np.zeros((n_samples, n_features, delays.size), dtype=X.dtype)
-    for run in run_slices(groups):
+    for run in check_run_lengths(groups, delays):
         length = run.stop - run.start
-        if length < max_lag:
-            label = groups[run.start].item()
-            raise ValueError(
-                f"Every run of groups must be at least as long as the largest "
-                f"delay: run {label!r} has {length} "
-                f"sample{'s' if length != 1 else ''} but delays reach {max_lag} "
-                f"samples. Use fewer delays, or merge or drop the short run."
-            )
         X_run = X[run]
         for k, delay in enumerate(delays):
             if delay >= 0:
@@ -193,7 +184,8 @@ class Delayer(TransformerMixin, BaseEstimator):
         y : None
             Ignored.
         groups : array-like of shape (n_samples,), default=None
-            Run labels; checked for consistency with ``X``.
+            Run labels; checked for consistency with ``X`` and against the
+            largest delay (every run at least that long).
 
         Returns
         -------
@@ -202,7 +194,7 @@ class Delayer(TransformerMixin, BaseEstimator):
         """
         X = validate_X(self, X, reset=True)
         self.delays_ = check_delays(self.delays)
-        check_groups(groups, X.shape[0])
+        check_run_lengths(check_groups(groups, X.shape[0]), self.delays_)
         return self
 
     def transform(self, X, groups=None):

@@ -333,9 +333,7 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             The fitted ensemble.
         """
         names, members = self._validate_estimators()
-        X, y = validate_X_y(
-            self, X, y, allow_nan_y=True, y_dtype=[np.float64, np.float32]
-        )
+        X, y = validate_X_y(self, X, y, allow_nan_y=self.n_subjects > 1)
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
         self._check_subjects(y, n_outputs)
         user_groups = None if groups is None else check_groups(groups, X.shape[0])
@@ -586,12 +584,6 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
                 f"y must hold n_subjects={self.n_subjects} blocks of targets side "
                 "by side (n_samples, n_subjects * n_targets), but it has "
                 f"{n_outputs} column(s), not a multiple of {self.n_subjects}."
-            )
-        if self.n_subjects == 1 and np.isnan(y).any():
-            raise ValueError(
-                f"y contains NaN ({int(np.isnan(y).sum())} value(s)). NaN marks a "
-                "subject's missing samples and is only allowed with "
-                "n_subjects > 1; with a single subject, remove or impute them."
             )
 
     def _holdout_split(self, groups, runs):

@@ -277,7 +277,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         backend = get_backend_module(self.backend)
         n_columns = X.shape[1] * self.delays_.size
         batch = self._targets_batch((X.shape[0], n_columns), Y.shape[1])
-        self._check_memory(X.shape[0], n_columns, Y.shape[1], batch, folds)
+        self._check_memory(X.shape[0], n_columns, Y.shape[1], batch, folds, alphas.size)
         X_delayed = _delay_features(
             X.astype(self.dtype, copy=False), self.delays_, groups
         )
@@ -449,29 +449,11 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
     def _make_folds(self, n_samples, groups):
         return _estimator_folds(self.cv, groups, n_samples)
 
-    def _check_memory(self, n_samples, n_columns, n_targets, batch, folds):
+    def _check_memory(self, n_samples, n_columns, n_targets, batch, folds, n_alphas):
         """Refuse up front a fit whose working memory exceeds what is free."""
-        itemsize = np.dtype(self.dtype).itemsize
-        n_train = max(len(train) for train, _ in folds)
-        n_test = max(len(test) for _, test in folds)
-        dual = self.solver == "dual" or (
-            self.solver == "auto" and n_columns > min(len(train) for train, _ in folds)
+        need = self._memory_need(
+            n_samples, n_columns, n_targets, batch, folds, n_alphas
         )
-        if self.banded:
-            # himalaya's random search: the design twice, an SVD per fold.
-            per_fold = 2 * n_train * n_columns + n_columns**2
-            fixed = 2 * n_samples * n_columns + 2 * n_columns * n_targets
-        elif dual:
-            per_fold = n_train * n_columns + 3 * n_train**2 + n_test * n_train
-            fixed = n_samples * n_columns + 2 * n_samples**2 + n_columns * n_targets
-        else:
-            per_fold = 3 * n_columns**2 + 2 * n_test * n_columns
-            fixed = n_samples * n_columns + 2 * n_columns**2 + 2 * n_columns * n_targets
-        n_parallel = 1 if self.n_jobs is None else max(1, min(len(folds), self.n_jobs))
-        if self.n_jobs is not None and self.n_jobs < 0:
-            n_parallel = len(folds)
-        per_batch = 3 * n_samples * batch + 2 * n_test * batch
-        need = itemsize * (fixed + n_parallel * (per_fold + per_batch))
         available = _available_memory()
         if need > available:
             raise MemoryError(
@@ -481,6 +463,53 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
                 f"of {batch}, dtype {self.dtype}). Lower n_targets_batch, use "
                 f"dtype='float32', fewer delays or features, or n_jobs=None."
             )
+
+    def _memory_need(self, n_samples, n_columns, n_targets, batch, folds, n_alphas):
+        """Bytes of working memory of a fit beyond the caller's X and y: an
+        upper estimate, tested against the peak that tracemalloc measures."""
+        itemsize = np.dtype(self.dtype).itemsize
+        n_train = max(len(train) for train, _ in folds)
+        n_test = max(len(test) for _, test in folds)
+        dual = self.solver == "dual" or (
+            self.solver == "auto" and n_columns > min(len(train) for train, _ in folds)
+        )
+        if self.banded:
+            # himalaya's random search: the design twice, an SVD per fold,
+            # then for all alphas at once the (n_alphas, n_columns, n_train)
+            # solution operator, its (n_alphas, n_test, n_train) product with
+            # the held-out design and the held-out predictions; the refit
+            # builds the operator on all samples.
+            per_fold = (
+                2 * n_train * n_columns
+                + n_columns**2
+                + n_alphas * (n_train * (n_columns + n_test) + n_test * batch)
+            )
+            fixed = (
+                2 * n_samples * n_columns
+                + 2 * n_columns * n_targets
+                + n_alphas * n_columns * n_samples
+            )
+        elif dual:
+            per_fold = (
+                n_train * n_columns
+                + 3 * n_train**2
+                + n_test * n_train
+                + n_train * batch
+            )
+            fixed = n_samples * n_columns + 2 * n_samples**2 + n_columns * n_targets
+        else:
+            per_fold = 3 * n_columns**2 + 2 * n_test * n_columns
+            fixed = n_samples * n_columns + 2 * n_columns**2 + 2 * n_columns * n_targets
+        # held-out scores of every alpha and target (float64)
+        fixed += 2 * (n_alphas + 2) * n_targets
+        n_parallel = 1 if self.n_jobs is None else max(1, min(len(folds), self.n_jobs))
+        if self.n_jobs is not None and self.n_jobs < 0:
+            n_parallel = len(folds)
+        # a batch of y, its centred training part and held-out predictions;
+        # its cross-products with the design and their eigenbasis projection
+        per_batch = batch * (3 * n_samples + 2 * n_test + 2 * min(n_columns, n_train))
+        # 10 % for the temporaries of numpy expressions and small arrays
+        return int(1.1 * itemsize * (fixed + n_parallel * (per_fold + per_batch)))
 
     def _targets_batch(self, design_shape, n_targets):
         if self.n_targets_batch != "auto":
