@@ -63,19 +63,25 @@ def _tool_brainenc(backend):
 
         import_note = ""
         if backend == "auto":
-            # backend="auto" imports torch inside the first fit (and himalaya's
-            # torch backend); import it here, untimed, as set_backend does for
-            # the himalaya rows, and report the one-off cost in the note.
-            t0 = time.perf_counter()
-            rss0 = _status_mb("VmRSS")
-            import himalaya.backend.torch  # noqa: F401
-            import torch
+            from brainenc._backend import resolve_backend
 
-            torch.cuda.is_available()
-            import_note = (
-                f"; one-off torch import {time.perf_counter() - t0:.2f} s, "
-                f"+{_status_mb('VmRSS') - rss0:.0f} MB RSS, not in the time"
-            )
+            # "auto" is torch on CUDA when a GPU is visible, else NumPy without
+            # importing torch. When it is torch, import it here, untimed, as
+            # set_backend does for the himalaya rows, and report the one-off
+            # cost in the note.
+            resolved = resolve_backend("auto")
+            import_note = f"; backend='auto' resolved to {resolved!r}"
+            if resolved != "numpy":
+                t0 = time.perf_counter()
+                rss0 = _status_mb("VmRSS")
+                import himalaya.backend.torch  # noqa: F401
+                import torch
+
+                torch.cuda.is_available()
+                import_note += (
+                    f", one-off torch import {time.perf_counter() - t0:.2f} s, "
+                    f"+{_status_mb('VmRSS') - rss0:.0f} MB RSS, not in the time"
+                )
         folds = check_run_cv(_common.N_FOLDS, d["groups"], len(d["groups"]))
         assert all(
             np.array_equal(a[1], b[1]) for a, b in zip(folds, d["folds"], strict=False)

@@ -167,8 +167,9 @@ ESTIMATORS = {
 }
 
 if neural is not None:
-    ESTIMATORS["PCAMLPEncoder"] = EstimatorSpec(
-        lambda **p: neural.PCAMLPEncoder(
+
+    def _mlp(**params):
+        return neural.PCAMLPEncoder(
             **{
                 "delays": [0, MAX_DELAY],
                 "n_components": 2,
@@ -176,27 +177,15 @@ if neural is not None:
                 "batch_size": 16,
                 "max_epochs": 2,
                 "random_state": 0,
-                **p,
+                **params,
             }
-        ),
-        neural.PCAMLPEncoder,
-        spaces=True,
-        device=("device", "cuda"),
+        )
+
+    ESTIMATORS["PCAMLPEncoder"] = EstimatorSpec(
+        _mlp, neural.PCAMLPEncoder, spaces=True, device=("device", "cuda")
     )
     ESTIMATORS["PCAMLPEncoder(late)"] = EstimatorSpec(
-        lambda **p: neural.PCAMLPEncoder(
-            **{
-                "delays": [0, MAX_DELAY],
-                "feature_spaces": SPACES,
-                "interaction": "late",
-                "n_components": 2,
-                "hidden_units": 8,
-                "batch_size": 16,
-                "max_epochs": 2,
-                "random_state": 0,
-                **p,
-            }
-        ),
+        lambda **p: _mlp(**{"feature_spaces": SPACES, "interaction": "late", **p}),
         neural.PCAMLPEncoder,
         spaces=True,
         device=("device", "cuda"),

@@ -54,3 +54,64 @@ def test_dask_cluster_gives_the_local_answer(data):
     assert {task["worker"] for task in stream.data} <= addresses
     np.testing.assert_allclose(remote.cv_scores_, local.cv_scores_, rtol=1e-10)
     np.testing.assert_allclose(remote.coef_, local.coef_, rtol=1e-10, atol=1e-12)
+
+
+def _stacked(n_jobs):
+    from brainenc import StackedRegressor
+
+    base = DelayedRidge(delays=[1, 2], cv=2, backend="numpy", dtype="float64")
+    return StackedRegressor(
+        [("a", base, slice(0, 5)), ("b", base, slice(5, 10))], cv=3, n_jobs=n_jobs
+    )
+
+
+def _ensemble(n_jobs):
+    from sklearn.linear_model import Ridge
+
+    from brainenc import TargetwiseEnsemble
+
+    return TargetwiseEnsemble(
+        [
+            ("ridge", DelayedRidge(cv=2, backend="numpy", dtype="float64")),
+            ("plain", Ridge(alpha=10.0)),
+        ],
+        cv=3,
+        k=1,
+        n_jobs=n_jobs,
+    )
+
+
+def _partition(data, n_jobs):
+    from brainenc import variance_partitioning
+
+    X, y, groups, _ = data
+    result = variance_partitioning(
+        DelayedRidge(delays=[1, 2], cv=2, backend="numpy", dtype="float64"),
+        X,
+        y,
+        {"a": 5, "b": 5},
+        groups=groups,
+        cv=3,
+        n_jobs=n_jobs,
+    )
+    return np.stack([result.regions[key] for key in sorted(result.regions)])
+
+
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+@pytest.mark.parametrize("what", ["stacked", "ensemble", "partitioning"])
+def test_joblib_backends_give_the_serial_answer(data, what, backend):
+    X, y, groups, _ = data
+
+    def run(n_jobs):
+        if what == "partitioning":
+            return _partition(data, n_jobs)
+        make = _stacked if what == "stacked" else _ensemble
+        model = make(n_jobs).fit(X, y, groups=groups)
+        return np.concatenate(
+            [model.weights_.ravel(), model.predict(X, groups=groups).ravel()]
+        )
+
+    serial = run(None)
+    with joblib.parallel_config(backend=backend):
+        parallel = run(2)
+    np.testing.assert_allclose(parallel, serial, rtol=1e-10, atol=1e-12)
