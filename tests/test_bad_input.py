@@ -7,8 +7,9 @@ from ``_public_api.ESTIMATORS`` (one line per public estimator, shared with the
 nothing-mutated and persistence tests) crossed with the cases of DESIGN.md's
 list that apply to it; the rows for functions are written out below.
 
-The table holds 427 rows (``test_table_size_is_documented`` keeps this count
-true): NaN and inf in ``X`` and ``y``, strings, objects and complex values,
+The table holds 437 rows (``test_table_size_is_documented`` keeps this count
+true): NaN and inf in ``X`` and ``y``, strings, objects, complex values, sparse
+matrices,
 1-D, 3-D and empty arrays, ``X``/``y``/``groups`` length mismatches,
 non-contiguous, NaN and 2-D run labels, runs shorter than the largest delay,
 empty, overlapping and out-of-range feature spaces, a CUDA GPU asked for by
@@ -19,10 +20,10 @@ as ``open`` does).
 """
 
 import re
-import sys
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.linear_model import Ridge
 
 import brainenc
@@ -123,6 +124,12 @@ _FIT_CASES = [
         {"X": X0 + 1j},
         ValueError,
         r"^X must hold real numbers, got complex values \(dtype complex128\)",
+    ),
+    (
+        "X sparse",
+        {"X": sp.csr_matrix(X0)},
+        TypeError,
+        r"^Sparse data was passed for X, but dense data is required",
     ),
     (
         "X ragged list",
@@ -915,10 +922,11 @@ def test_bad_input_is_refused_with_a_message_naming_it(
 
 def _hide_gpu(monkeypatch):
     """Make torch see no GPU, as on a machine without one."""
+    import brainenc._backend
+
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    backend = sys.modules["brainenc._backend"]
-    monkeypatch.setattr(backend, "_cuda_available", lambda: False, raising=False)
+    monkeypatch.setattr(brainenc._backend, "_cuda_available", lambda: False)
 
 
 @pytest.mark.parametrize("label", [k for k, s in ESTIMATORS.items() if s.supervised])

@@ -112,3 +112,32 @@ def test_ensemble_of_one_member_equals_that_member(method, alpha, seed):
     ensemble.fit(X, y, groups=groups)
     np.testing.assert_allclose(ensemble.weights_, 1.0)
     np.testing.assert_allclose(ensemble.predict(X), member.predict(X), rtol=1e-12)
+
+
+@FAST
+@given(
+    st.integers(1, 30),
+    st.integers(1, 6),
+    st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(["nan", "inf"]))),
+    st.sampled_from(["float32", "float64"]),
+)
+def test_bad_values_are_counted_and_the_first_is_located(n, p, bad, dtype):
+    from brainenc._validation import check_finite
+
+    X = np.zeros((n, p), dtype=dtype)
+    for index, kind in bad:
+        X.flat[index % X.size] = np.nan if kind == "nan" else -np.inf
+    n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
+    if n_nan + n_inf == 0:
+        check_finite(X, "X")  # nothing to report
+        return
+    with pytest.raises(ValueError) as error:
+        check_finite(X, "X")
+    message = str(error.value)
+    row, col = np.argwhere(~np.isfinite(X))[0]
+    assert f"the first at sample {row}, column {col}:" in message
+    for what, count in (("NaN", n_nan), ("inf", n_inf)):
+        if count:
+            assert f"{what} ({count} value{'s' if count > 1 else ''})" in message
+        else:
+            assert f"{what} (" not in message
