@@ -8,13 +8,13 @@ nothing-mutated and persistence tests) crossed with the cases of DESIGN.md's
 list that apply to it; the rows for functions are written out below.
 
 The table holds 437 rows (``test_table_size_is_documented`` keeps this count
-true): NaN and inf in ``X`` and ``y``, strings, objects, complex values, sparse
-matrices,
-1-D, 3-D and empty arrays, ``X``/``y``/``groups`` length mismatches,
-non-contiguous, NaN and 2-D run labels, runs shorter than the largest delay,
-empty, overlapping and out-of-range feature spaces, a CUDA GPU asked for by
-name on a machine where torch sees none, parameters of the wrong type or
-range, the same at predict time, and a model file saved by another version.
+true): NaN and inf in ``X`` and ``y``, strings, objects, complex values and
+sparse matrices, 1-D, 3-D and empty arrays, ``X``/``y``/``groups`` length
+mismatches, non-contiguous, NaN and 2-D run labels, runs shorter than the
+largest delay, empty, overlapping and out-of-range feature spaces, a CUDA GPU
+asked for by name on a machine where torch sees none, parameters of the wrong
+type or range, the same at predict time, and a model file saved by another
+version.
 A missing file is the one case that raises another type (FileNotFoundError,
 as ``open`` does).
 """
