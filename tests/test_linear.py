@@ -484,6 +484,7 @@ def test_fit_refused_up_front_when_memory_would_not_suffice(data, monkeypatch):
         ((1000, 50, 5000), {"n_targets_batch": 200}),  # primal, many batches
         ((600, 200, 2000), {}),  # dual (800 delayed columns > 480 samples)
         ((1500, 50, 1000), {"n_jobs": 2}),  # folds in parallel threads
+        ((2000, 100, 1000), {"dtype": "float64"}),
         (
             (2000, 60, 500),
             {"banded": True, "feature_spaces": {"a": 30, "b": 30}, "n_iter": 3},

@@ -329,8 +329,12 @@ def _fold_scores(
 def _targets(B, Y, y_mean, batch, rows, dtype):
     """A batch of targets (rows optional), centred globally, on the backend."""
     values = Y[:, batch] if rows is None else Y[rows, batch]
-    values = np.asarray(values - y_mean[batch], dtype=dtype)
-    return B.asarray(values, dtype=dtype)
+    # Subtracted in float64 (y_mean's precision) but written straight into
+    # the solver's dtype, through numpy's buffered casting: no float64 copy of
+    # the batch.
+    centred = np.empty(values.shape, dtype=dtype)
+    np.subtract(values, y_mean[batch], out=centred, casting="same_kind")
+    return B.asarray(centred, dtype=dtype)
 
 
 def _transform(X, mean, scale):

@@ -466,7 +466,12 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
 
     def _memory_need(self, n_samples, n_columns, n_targets, batch, folds, n_alphas):
         """Bytes of working memory of a fit beyond the caller's X and y: an
-        upper estimate, tested against the peak that tracemalloc measures."""
+        upper estimate, tested against the peak that tracemalloc measures.
+
+        In elements of ``dtype``: ``fixed`` is held for the whole fit,
+        ``serial_batch * batch`` by the serial passes over target batches,
+        and ``per_fold + fold_batch * batch`` by each fold running at once.
+        """
         itemsize = np.dtype(self.dtype).itemsize
         n_train = max(len(train) for train, _ in folds)
         n_test = max(len(test) for _, test in folds)
@@ -479,37 +484,49 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             # solution operator, its (n_alphas, n_test, n_train) product with
             # the held-out design and the held-out predictions; the refit
             # builds the operator on all samples.
-            per_fold = (
-                2 * n_train * n_columns
-                + n_columns**2
-                + n_alphas * (n_train * (n_columns + n_test) + n_test * batch)
-            )
             fixed = (
                 2 * n_samples * n_columns
                 + 2 * n_columns * n_targets
                 + n_alphas * n_columns * n_samples
             )
-        elif dual:
             per_fold = (
-                n_train * n_columns
-                + 3 * n_train**2
-                + n_test * n_train
-                + n_train * batch
+                2 * n_train * n_columns
+                + n_columns**2
+                + n_alphas * n_train * (n_columns + n_test)
             )
+            serial_batch = 2 * n_samples
+            fold_batch = (n_alphas + 2) * n_test + 2 * n_train
+        elif dual:
+            # the delayed design, the kernel of all samples and its
+            # eigenvectors (refit), the coefficients; per fold the training
+            # kernel, its eigenvectors and the held-out kernel block, and per
+            # batch the training targets (taken, centred), their projection,
+            # the held-out targets and predictions
             fixed = n_samples * n_columns + 2 * n_samples**2 + n_columns * n_targets
+            per_fold = n_train * n_columns + 3 * n_train**2 + n_test * n_train
+            serial_batch = 2 * n_samples
+            fold_batch = 3 * n_train + 2 * n_test
         else:
-            per_fold = 3 * n_columns**2 + 2 * n_test * n_columns
+            # the delayed design, the Gram matrix and its eigenvectors
+            # (refit), X^T y of all targets and the coefficients; per fold the
+            # training Gram, its eigenvectors and the held-out design, and
+            # per batch the held-out targets and predictions and two
+            # projections in the eigenbasis
             fixed = n_samples * n_columns + 2 * n_columns**2 + 2 * n_columns * n_targets
-        # held-out scores of every alpha and target (float64)
-        fixed += 2 * (n_alphas + 2) * n_targets
+            per_fold = 3 * n_columns**2 + 2 * n_test * n_columns
+            serial_batch = n_samples + n_columns
+            fold_batch = 2 * n_test + 2 * n_columns
+        # held-out scores of every fold, alpha and target, their mean, the
+        # null scores (float64: two float32 elements each)
+        fixed += 2 * (len(folds) + 1) * (n_alphas + 1) * n_targets
         n_parallel = 1 if self.n_jobs is None else max(1, min(len(folds), self.n_jobs))
         if self.n_jobs is not None and self.n_jobs < 0:
             n_parallel = len(folds)
-        # a batch of y, its centred training part and held-out predictions;
-        # its cross-products with the design and their eigenbasis projection
-        per_batch = batch * (3 * n_samples + 2 * n_test + 2 * min(n_columns, n_train))
+        need = (
+            fixed + serial_batch * batch + n_parallel * (per_fold + fold_batch * batch)
+        )
         # 10 % for the temporaries of numpy expressions and small arrays
-        return int(1.1 * itemsize * (fixed + n_parallel * (per_fold + per_batch)))
+        return int(1.1 * itemsize * need)
 
     def _targets_batch(self, design_shape, n_targets):
         if self.n_targets_batch != "auto":
