@@ -187,9 +187,11 @@ def solve_ridge_cv(
     for i_batch, batch in enumerate(batches):
         alpha_b = B.asarray(best_alphas[batch].astype(dtype), dtype=dtype)
         if method == "primal":
-            weights = eigvecs @ (
-                (eigvecs.T @ XtY[i_batch]) / (eigvals[:, None] + alpha_b)
-            )
+            # X^T Y of this batch is not needed after its refit: freeing it
+            # as the coefficients fill in keeps their sum at one copy.
+            xty, XtY[i_batch] = XtY[i_batch], None
+            weights = eigvecs @ ((eigvecs.T @ xty) / (eigvals[:, None] + alpha_b))
+            del xty
         else:
             dual = eigvecs @ (
                 (eigvecs.T @ get_targets(batch)) / (eigvals[:, None] + alpha_b)
