@@ -59,29 +59,28 @@ def tool_reference(d):
 def _tool_brainenc(backend):
     def prepare(d):
         from brainenc import DelayedRidge
+        from brainenc._backend import resolve_backend
         from brainenc.model_selection import check_run_cv
 
-        import_note = ""
-        if backend == "auto":
-            from brainenc._backend import resolve_backend
+        # "auto" is torch on CUDA when a GPU is visible, else NumPy without
+        # importing torch. When the backend is torch, import it here, untimed,
+        # as set_backend does for the himalaya rows (and start CUDA), and
+        # report the one-off cost in the note.
+        resolved = resolve_backend(backend)
+        import_note = f"; backend={backend!r} resolved to {resolved!r}"
+        if resolved != "numpy":
+            t0 = time.perf_counter()
+            rss0 = _status_mb("VmRSS")
+            import himalaya.backend.torch  # noqa: F401
+            import torch
 
-            # "auto" is torch on CUDA when a GPU is visible, else NumPy without
-            # importing torch. When it is torch, import it here, untimed, as
-            # set_backend does for the himalaya rows, and report the one-off
-            # cost in the note.
-            resolved = resolve_backend("auto")
-            import_note = f"; backend='auto' resolved to {resolved!r}"
-            if resolved != "numpy":
-                t0 = time.perf_counter()
-                rss0 = _status_mb("VmRSS")
-                import himalaya.backend.torch  # noqa: F401
-                import torch
-
-                torch.cuda.is_available()
-                import_note += (
-                    f", one-off torch import {time.perf_counter() - t0:.2f} s, "
-                    f"+{_status_mb('VmRSS') - rss0:.0f} MB RSS, not in the time"
-                )
+            if resolved == "torch_cuda":
+                torch.zeros(1, device="cuda")  # CUDA context, untimed
+                torch.cuda.reset_peak_memory_stats()
+            import_note += (
+                f", one-off torch import {time.perf_counter() - t0:.2f} s, "
+                f"+{_status_mb('VmRSS') - rss0:.0f} MB RSS, not in the time"
+            )
         folds = check_run_cv(_common.N_FOLDS, d["groups"], len(d["groups"]))
         assert all(
             np.array_equal(a[1], b[1]) for a, b in zip(folds, d["folds"], strict=False)
@@ -99,15 +98,15 @@ def _tool_brainenc(backend):
             def predict(X, groups):
                 return model.predict(X, groups=groups)
 
-            return (
-                predict,
-                model.best_alphas_,
-                {
-                    "cv": "5 run folds",
-                    "note": f"backend_={model.backend_}, solver_={model.solver_}"
-                    + import_note,
-                },
-            )
+            note = f"backend_={model.backend_}, solver_={model.solver_}" + import_note
+            if model.backend_ == "torch_cuda":
+                import torch
+
+                peak = torch.cuda.max_memory_allocated() / 2**20
+                note += (
+                    f"; GPU memory peak {peak:.0f} MB ({torch.cuda.get_device_name()})"
+                )
+            return predict, model.best_alphas_, {"cv": "5 run folds", "note": note}
 
         return fit
 
@@ -353,6 +352,7 @@ TOOL_FUNCS = {
     "reference": tool_reference,
     "brainenc": _tool_brainenc("auto"),
     "brainenc_numpy": _tool_brainenc("numpy"),
+    "brainenc_cuda": _tool_brainenc("torch_cuda"),
     "sklearn_loo": tool_sklearn_loo,
     "sklearn_cv5": tool_sklearn_cv5,
     "himalaya_numpy": _tool_himalaya("numpy"),

@@ -84,6 +84,7 @@ TOOLS = {
     "reference": "tight BLAS reference (benchmarks/_reference.py)",
     "brainenc": 'brainenc DelayedRidge, backend="auto"',
     "brainenc_numpy": 'brainenc DelayedRidge, backend="numpy"',
+    "brainenc_cuda": 'brainenc DelayedRidge, backend="torch_cuda" (needs a GPU)',
     "sklearn_loo": "sklearn RidgeCV(alpha_per_target=True), GCV/LOO",
     "sklearn_cv5": "sklearn Ridge, 5 folds x 9 alphas loop",
     "himalaya_numpy": "himalaya RidgeCV, numpy backend",
@@ -242,8 +243,8 @@ def run_tool(tool, size, seed, workdir, *, timeout, fixed_alpha=None):
     if proc.returncode == 0 and out.exists():
         report.update(json.loads(out.read_text()))
     else:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-6:]
-        report["error"] = " | ".join(tail)
+        tail = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
+        report["error"] = tail[-1]  # the exception's own message
     report["process_s"] = time.perf_counter() - started
     report["load_before"] = load_before
     report["load_after"] = os.getloadavg()

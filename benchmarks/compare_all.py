@@ -3,4 +3,6 @@
 from _common import TOOLS, main
 
 if __name__ == "__main__":
-    main(list(TOOLS), "brainenc DelayedRidge vs every peer and the tight reference")
+    # the CUDA row needs a GPU: benchmarks/compare_gpu.py runs it
+    tools = [tool for tool in TOOLS if tool != "brainenc_cuda"]
+    main(tools, "brainenc DelayedRidge vs every peer and the tight reference")
