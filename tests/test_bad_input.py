@@ -7,14 +7,14 @@ from ``_public_api.ESTIMATORS`` (one line per public estimator, shared with the
 nothing-mutated and persistence tests) crossed with the cases of DESIGN.md's
 list that apply to it; the rows for functions are written out below.
 
-The table holds 437 rows (``test_table_size_is_documented`` keeps this count
+The table holds 496 rows (``test_table_size_is_documented`` keeps this count
 true): NaN and inf in ``X`` and ``y``, strings, objects, complex values and
 sparse matrices, 1-D, 3-D and empty arrays, ``X``/``y``/``groups`` length
 mismatches, non-contiguous, NaN and 2-D run labels, runs shorter than the
 largest delay, empty, overlapping and out-of-range feature spaces, a CUDA GPU
 asked for by name on a machine where torch sees none, parameters of the wrong
-type or range, the same at predict time, and a model file saved by another
-version.
+type or range, the same at predict and score time, and a model file saved by
+another version.
 A missing file is the one case that raises another type (FileNotFoundError,
 as ``open`` does).
 """
@@ -90,14 +90,14 @@ _FIT_CASES = [
         "X NaN",
         {"X": _set(X0, np.nan)},
         ValueError,
-        r"^X contains NaN \(1 value\), the first at sample 3, column 1: it must "
+        r"^X contains NaN \(1 value\), the first at sample 3, feature 1: it must "
         r"be finite",
     ),
     (
         "X inf",
         {"X": _set(X0, -np.inf)},
         ValueError,
-        r"^X contains inf \(1 value\), the first at sample 3, column 1",
+        r"^X contains inf \(1 value\), the first at sample 3, feature 1",
     ),
     (
         "X strings",
@@ -155,8 +155,8 @@ _FIT_CASES = [
         "X without samples",
         {"X": X0[:0], "y": Y0[:0], "groups": G0[:0]},
         ValueError,
-        r"^X must hold at least 1 sample \(row\), got 0 sample\(s\) "
-        r"\(shape=\(0, 4\)\)",
+        r"^X must have at least 1 sample, got 0 sample\(s\) \(shape=\(0, 4\)\) "
+        r"while a minimum of 1 is required",
     ),
     (
         "X without features",
@@ -198,7 +198,7 @@ _Y_CASES = [
         "y inf",
         {"y": _set(Y0, np.inf)},
         ValueError,
-        r"^y contains inf \(1 value\), the first at sample 3, column 1",
+        r"^y contains inf \(1 value\), the first at sample 3, target 1",
     ),
     (
         "y strings",
@@ -244,7 +244,7 @@ _NAN_Y_CASE = (
     "y NaN",
     {"y": _set(Y0, np.nan)},
     ValueError,
-    r"^y contains NaN \(1 value\), the first at sample 3, column 1: it must be "
+    r"^y contains NaN \(1 value\), the first at sample 3, target 1: it must be "
     r"finite\. Responses must be complete",
 )
 
@@ -403,6 +403,14 @@ def _estimator_rows():
             rows.append(
                 (f"{label}.predict: {case}", ("fitted", spec, data), exc, pattern)
             )
+        if spec.supervised:
+            score_cases = [c for c in _Y_CASES if c[0] != "y None"]
+            if not spec.nan_y:
+                score_cases.append(_NAN_Y_CASE)
+            for case, data, exc, pattern in score_cases:
+                rows.append(
+                    (f"{label}.score: {case}", ("scored", spec, data), exc, pattern)
+                )
     return rows
 
 
@@ -461,7 +469,7 @@ _FUNCTION_ROWS = [
         "delay_features: X NaN",
         lambda: delay_features(_set(X0, np.nan), [0, 1]),
         ValueError,
-        r"^X contains NaN \(1 value\), the first at sample 3, column 1",
+        r"^X contains NaN \(1 value\), the first at sample 3, feature 1",
     ),
     (
         "delay_features: X strings",
@@ -556,13 +564,13 @@ _FUNCTION_ROWS = [
                 f"{name}: y_pred NaN",
                 lambda metric=metric: metric(_R, _set(_R, np.nan)),
                 ValueError,
-                r"^y_pred contains NaN \(1 value\), the first at sample 3, column 1",
+                r"^y_pred contains NaN \(1 value\), the first at sample 3, target 1",
             ),
             (
                 f"{name}: y_true inf",
                 lambda metric=metric: metric(_set(_R, np.inf), _R),
                 ValueError,
-                r"^y_true contains inf \(1 value\), the first at sample 3, column 1",
+                r"^y_true contains inf \(1 value\), the first at sample 3, target 1",
             ),
             (
                 f"{name}: shapes differ",
@@ -594,7 +602,7 @@ _FUNCTION_ROWS = [
                 f"{name}: no samples",
                 lambda metric=metric: metric(_R[:0], _R[:0]),
                 ValueError,
-                r"^y_true must hold at least 1 sample \(row\), got 0 sample\(s\)",
+                r"^y_true must have at least 1 sample, got 0 sample\(s\)",
             ),
             (
                 f"{name}: one sample",
@@ -635,7 +643,8 @@ _FUNCTION_ROWS = [
         "noise_ceiling_repeats: NaN",
         lambda: noise_ceiling_repeats(_set(np.ones((3, 5, 2)), np.nan, (1, 2, 0))),
         ValueError,
-        r"^responses contains NaN \(1 value\), the first at sample 1, column 2",
+        r"^responses contains NaN \(1 value\), the first at repeat 1, sample 2, "
+        r"target 0",
     ),
     (
         "noise_ceiling_repeats: strings",
@@ -669,18 +678,24 @@ _FUNCTION_ROWS = [
         ValueError,
         r"^r and ceiling must broadcast together, got shapes \(3,\) and \(4,\)",
     ),
+    (
+        "normalized_correlation: r strings",
+        lambda: normalized_correlation(["0.3"], 0.6),
+        TypeError,
+        r"^r must hold numbers, got strings",
+    ),
     # analysis
     (
         "variance_partitioning: X NaN",
         lambda: _partition(X=_set(X0, np.nan)),
         ValueError,
-        r"^X contains NaN \(1 value\), the first at sample 3, column 1",
+        r"^X contains NaN \(1 value\), the first at sample 3, feature 1",
     ),
     (
         "variance_partitioning: y NaN",
         lambda: _partition(y=_set(Y0, np.nan)),
         ValueError,
-        r"^y contains NaN \(1 value\), the first at sample 3, column 1",
+        r"^y contains NaN \(1 value\), the first at sample 3, target 1",
     ),
     (
         "variance_partitioning: y shorter than X",
@@ -730,6 +745,19 @@ _FUNCTION_ROWS = [
         lambda: _ablate(X=X0.astype(str)),
         TypeError,
         r"^X must hold numbers, got strings",
+    ),
+    (
+        "ablate_feature_spaces: y strings",
+        lambda: _ablate(y=Y0.astype(str)),
+        TypeError,
+        r"^y must hold numbers, got strings",
+    ),
+    (
+        "ablate_feature_spaces: y shorter than X",
+        lambda: _ablate(y=Y0[:-1]),
+        ValueError,
+        r"^X and y must have the same number of samples \(rows\), got X with 80 "
+        r"and y with 79",
     ),
     (
         "ablate_feature_spaces: feature spaces overlapping",
@@ -797,6 +825,12 @@ _FUNCTION_ROWS = [
         lambda: targetwise_weights([[np.nan, 0.1]]),
         ValueError,
         r"^scores must be finite, got NaN or inf",
+    ),
+    (
+        "targetwise_weights: scores strings",
+        lambda: targetwise_weights([["0.3", "0.1"]]),
+        TypeError,
+        r"^scores must hold numbers, got strings",
     ),
     (
         "targetwise_weights: method unknown",
@@ -908,13 +942,16 @@ def test_bad_input_is_refused_with_a_message_naming_it(
     if isinstance(call, tuple) and call[0] == "no_gpu":
         _hide_gpu(monkeypatch)
         call = call[1]
-    elif isinstance(call, tuple) and call[0] == "fitted":
-        _, spec, data = call
+    elif isinstance(call, tuple) and call[0] in ("fitted", "scored"):
+        what, spec, data = call
         model = _fitted(spec)
-        args = {"X": X0, "groups": G0, **data}
+        args = {"X": X0, "y": Y0, "groups": G0, **data}
 
         def call():
-            outputs(spec, model, args["X"], args["groups"])
+            if what == "fitted":
+                outputs(spec, model, args["X"], args["groups"])
+            else:
+                model.score(args["X"], args["y"], groups=args["groups"])
 
     with pytest.raises(exception, match=pattern):
         call()
@@ -946,4 +983,73 @@ def test_valid_edge_cases_are_accepted(label):
         outputs(spec, fit(spec, spec.make(), X0, Y0, G0), X0, G0),
         rtol=1e-6,
         atol=1e-6,
+    )
+
+
+def test_missing_values_written_as_none_or_pandas_na_count_as_nan():
+    # scikit-learn turns None and pandas.NA into NaN; so does brainenc, and the
+    # NaN rule of the caller then applies (not a TypeError about objects).
+    pd = pytest.importorskip("pandas")
+    y = Y0.copy()
+    y[3, 1] = np.nan
+    with_none = Y0.astype(object)
+    with_none[3, 1] = None
+    np.testing.assert_array_equal(
+        noise_ceiling_cross_subject(np.hstack([with_none, with_none]), 2),
+        noise_ceiling_cross_subject(np.hstack([y, y]), 2),
+    )
+    with_na = pd.DataFrame(Y0).astype("Float64")
+    with_na.iloc[3, 1] = pd.NA
+    np.testing.assert_allclose(
+        pearson_r(with_na, Y0, nan_policy="omit"),
+        pearson_r(y, Y0, nan_policy="omit"),
+    )
+    flags = pd.Series([True, None, False, True, False, True], dtype="boolean")
+    np.testing.assert_allclose(
+        pearson_r(flags, np.arange(6.0), nan_policy="omit"),
+        pearson_r([1.0, np.nan, 0.0, 1.0, 0.0, 1.0], np.arange(6.0), nan_policy="omit"),
+    )
+    na_objects = Y0.astype(object)
+    na_objects[3, 1] = pd.NA
+    for missing in (with_none, na_objects):
+        with pytest.raises(ValueError, match=r"^y contains NaN \(1 value\)"):
+            ESTIMATORS["DelayedRidge"].make().fit(X0, missing, groups=G0)
+
+
+def test_pandas_category_and_object_columns_are_checked_by_their_values():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X0.round(1), columns=list("abcd"))
+    numbers = frame.astype({"a": "category", "b": object})
+    model = ESTIMATORS["DelayedRidge"].make()
+    np.testing.assert_allclose(
+        model.fit(numbers, Y0, groups=G0).predict(numbers, groups=G0),
+        model.fit(frame, Y0, groups=G0).predict(frame, groups=G0),
+    )
+    words = frame.assign(a=pd.Categorical(["low", "high"] * 40))
+    with pytest.raises(TypeError, match=r"^X\['a'\] must hold numbers, got an object"):
+        model.fit(words, Y0, groups=G0)
+
+
+def test_metrics_do_not_copy_integer_responses_to_float64_whole(monkeypatch):
+    # int16 is a common storage type of BOLD data: the correlation is computed
+    # in float64 column batches (here of 2**18 values), never on a float64
+    # copy of the whole array.
+    import tracemalloc
+
+    import brainenc.metrics
+
+    monkeypatch.setattr(brainenc.metrics, "_BATCH_ELEMENTS", 2**18)
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(-1000, 1000, size=(500, 20000), dtype=np.int16)
+    y_pred = y_true + rng.integers(-100, 100, size=y_true.shape, dtype=np.int16)
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        r = pearson_r(y_true, y_pred)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * y_true.size  # a quarter of one float64 copy of y_true
+    np.testing.assert_allclose(
+        r[:5], pearson_r(y_true[:, :5].astype(float), y_pred[:, :5].astype(float))
     )

@@ -446,7 +446,7 @@ def test_bad_input_messages():
     y_inf[3, 1] = np.inf
     with pytest.raises(
         ValueError,
-        match=r"y contains inf \(1 value\), the first at sample 3, column 1: only NaN",
+        match=r"y contains inf \(1 value\), the first at sample 3, target 1: only NaN",
     ):
         fast_encoder().fit(X, y_inf, groups=groups)
 

@@ -538,7 +538,7 @@ def test_errors_on_y():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "y contains NaN (1 value), the first at sample 3, column 1: it must be "
+            "y contains NaN (1 value), the first at sample 3, target 1: it must be "
             "finite. Responses must be complete: drop or impute the missing samples "
             "(NaN marks a subject's missing samples only for estimators that take "
             "n_subjects > 1)."

@@ -320,7 +320,7 @@ def test_bad_data(data):
     y_nan[3, 2] = np.nan
     with pytest.raises(
         ValueError,
-        match=r"y contains NaN \(1 value\), the first at sample 3, column 2: it must",
+        match=r"y contains NaN \(1 value\), the first at sample 3, target 2: it must",
     ):
         DelayedRidge().fit(X, y_nan, groups=groups)
     with pytest.raises(

@@ -193,7 +193,7 @@ def test_pearson_r_raise_on_non_finite_names_argument(bad, name):
     arrays = {"y_true": y_true, "y_pred": y_pred}
     arrays[name][4, 2] = bad
     kind = "NaN" if np.isnan(bad) else "inf"
-    message = f"^{name} contains {kind} \\(1 value\\), the first at sample 4, column 2"
+    message = f"^{name} contains {kind} \\(1 value\\), the first at sample 4, target 2"
     with pytest.raises(ValueError, match=message):
         pearson_r(**arrays)
 

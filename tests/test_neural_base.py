@@ -227,16 +227,18 @@ def test_nan_in_x_or_y_is_rejected():
     X_nan[5, 2] = np.nan
     y_nan[7, 1] = np.nan
     with pytest.raises(
-        ValueError, match=r"X contains NaN \(1 value\), the first at sample 5, column 2"
+        ValueError,
+        match=r"X contains NaN \(1 value\), the first at sample 5, feature 2",
     ):
         PCAMLPEncoder(**FAST).fit(X_nan, y, groups)
     with pytest.raises(
-        ValueError, match=r"y contains NaN \(1 value\), the first at sample 7, column 1"
+        ValueError, match=r"y contains NaN \(1 value\), the first at sample 7, target 1"
     ):
         PCAMLPEncoder(**FAST).fit(X, y_nan, groups)
     model = PCAMLPEncoder(**FAST).fit(X, y, groups)
     with pytest.raises(
-        ValueError, match=r"X contains NaN \(1 value\), the first at sample 5, column 2"
+        ValueError,
+        match=r"X contains NaN \(1 value\), the first at sample 5, feature 2",
     ):
         model.predict(X_nan, groups)
 

@@ -135,7 +135,7 @@ def test_bad_values_are_counted_and_the_first_is_located(n, p, bad, dtype):
         check_finite(X, "X")
     message = str(error.value)
     row, col = np.argwhere(~np.isfinite(X))[0]
-    assert f"the first at sample {row}, column {col}:" in message
+    assert f"the first at sample {row}, feature {col}:" in message
     for what, count in (("NaN", n_nan), ("inf", n_inf)):
         if count:
             assert f"{what} ({count} value{'s' if count > 1 else ''})" in message

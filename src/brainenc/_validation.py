@@ -22,19 +22,24 @@ FLOAT_DTYPES = (np.float64, np.float32)
 def check_numeric(array, name):
     """Refuse strings, complex values and non-numbers in an array-like.
 
+    Missing values written as ``None`` or ``pandas.NA`` count as NaN (as in
+    scikit-learn's own conversion): the caller's rule on NaN then applies.
+
     Parameters
     ----------
-    array : array-like, DataFrame or sparse matrix
+    array : array-like, DataFrame, Series or sparse matrix
         User input, before conversion.
     name : str
         Name of the argument, used in error messages.
 
     Returns
     -------
-    array : ndarray, DataFrame or sparse matrix
-        ``array`` itself when it is an ndarray, a DataFrame (whose column
-        names scikit-learn records) or sparse (refused later by scikit-learn
-        with a message naming the argument); otherwise its conversion by
+    array : ndarray, DataFrame, Series or sparse matrix
+        ``array`` itself when it is a numeric ndarray, a pandas object
+        (converted by scikit-learn, which records column names and turns
+        nullable dtypes into NaN) or sparse (refused later by scikit-learn
+        with a message naming the argument); an object ndarray of numbers
+        converted to float64; anything else converted by
         :func:`numpy.asarray`, so it is not converted twice.
 
     Raises
@@ -46,16 +51,18 @@ def check_numeric(array, name):
     """
     if array is None or sp.issparse(array):
         return array
-    dtypes = getattr(array, "dtypes", None)
-    if dtypes is not None and hasattr(array, "columns"):  # a DataFrame
-        for column, dtype in zip(array.columns, dtypes, strict=False):
+    columns = _pandas_columns(array, name)
+    if columns is not None:  # a DataFrame or a Series
+        for label, column in columns:
+            dtype = column.dtype
             kind = getattr(dtype, "kind", None)
             if kind == "c":
-                _refuse_complex(f"{name}[{column!r}]", dtype)
-            if kind in ("O", "U", "S"):
-                _check_object_values(
-                    np.asarray(array[column], dtype=object), f"{name}[{column!r}]"
-                )
+                _refuse_complex(label, dtype)
+            if getattr(dtype, "name", None) == "category":
+                values = np.asarray(dtype.categories, dtype=object)
+                _check_object_values(values, label)
+            elif kind in ("O", "U", "S"):
+                _check_object_values(np.asarray(column, dtype=object), label)
         return array
     if not isinstance(array, np.ndarray):
         try:
@@ -75,8 +82,23 @@ def check_numeric(array, name):
             "numbers."
         )
     if kind == "O":
-        _check_object_values(array, name)
+        return _check_object_values(array, name)
     return array
+
+
+def _pandas_columns(array, name):
+    """``[(label, column), ...]`` of a pandas DataFrame or Series, else None."""
+    if not hasattr(array, "dtype") and hasattr(array, "dtypes"):
+        if hasattr(array, "columns") and hasattr(array, "items"):
+            return [(f"{name}[{label!r}]", column) for label, column in array.items()]
+        return None
+    if (
+        hasattr(array, "dtype")
+        and hasattr(array, "to_numpy")
+        and hasattr(array, "index")
+    ):
+        return [(name, array)]
+    return None
 
 
 def _refuse_complex(name, dtype):
@@ -89,15 +111,29 @@ def _refuse_complex(name, dtype):
     )
 
 
+def _is_missing_marker(kind):
+    # None, and pandas.NA without importing pandas
+    return kind is type(None) or kind.__name__ == "NAType"
+
+
 def _check_object_values(array, name):
-    """Every element of an object array must be a real number."""
-    for value in array.flat:
-        if isinstance(value, (str, bytes)):
+    """The values of an object array as float64; each must be a real number.
+
+    The types present are collected in one pass (fast: no Python call per
+    value beyond ``type``); a value is converted one by one only on the path
+    that reports an error or replaces ``pandas.NA``.
+    """
+    kinds = set(map(type, array.flat))
+    for kind in kinds:
+        if issubclass(kind, numbers.Real) or _is_missing_marker(kind):
+            continue
+        value = next(v for v in array.flat if type(v) is kind)
+        if issubclass(kind, (str, bytes)):
             raise TypeError(
                 f"{name} must hold numbers, got an object array holding strings "
                 f"(first: {value!r}). Convert it explicitly if they are numbers."
             )
-        if isinstance(value, complex):
+        if issubclass(kind, numbers.Complex):
             _refuse_complex(name, array.dtype)
         try:
             float(value)
@@ -106,16 +142,24 @@ def _check_object_values(array, name):
             # number") is what scikit-learn's estimator checks look for.
             raise TypeError(
                 f"{name} must hold numbers, got an object array holding a "
-                f"{type(value).__name__} ({exc})."
+                f"{kind.__name__} ({exc})."
             ) from exc
+    if any(kind.__name__ == "NAType" for kind in kinds):
+        values = [np.nan if type(v).__name__ == "NAType" else v for v in array.flat]
+        return np.asarray(values, dtype=np.float64).reshape(array.shape)
+    return array.astype(np.float64)  # None becomes NaN
 
 
-def check_shape(
-    array, name, *, ndim=(2,), what="(n_samples, n_features)", column="feature"
-):
+#: Names of the axes of X, of y and of a plain table, in messages.
+X_AXES = ("sample", "feature")
+Y_AXES = ("sample", "target")
+
+
+def check_shape(array, name, *, ndim=(2,), what="(n_samples, n_features)", axes=X_AXES):
     """Check the number of dimensions and that no dimension is empty.
 
-    ``ndim`` lists the accepted numbers of dimensions; the messages keep
+    ``ndim`` lists the accepted numbers of dimensions and ``axes`` names the
+    axes (the first ``k`` names for a k-D array). The messages keep
     scikit-learn's wording where its estimator checks look for it ("Reshape
     your data", "0 feature(s) (shape=...) while a minimum of 1 is
     required").
@@ -133,23 +177,24 @@ def check_shape(
             f"{name} must be a {expected} array {what}, got an array of shape "
             f"{shape}.{hint}"
         )
-    if shape[0] == 0:
-        raise ValueError(
-            f"{name} must hold at least 1 sample (row), got 0 sample(s) "
-            f"(shape={shape})."
-        )
-    if len(shape) == 2 and shape[1] == 0:
-        raise ValueError(
-            f"{name} must have at least 1 {column}, got 0 {column}(s) "
-            f"(shape={shape}) while a minimum of 1 is required."
-        )
+    for axis, size in zip(_axis_names(axes, len(shape)), shape, strict=True):
+        if size == 0:
+            raise ValueError(
+                f"{name} must have at least 1 {axis}, got 0 {axis}(s) "
+                f"(shape={shape}) while a minimum of 1 is required."
+            )
 
 
-def check_finite(array, name, *, allow_nan=False, hint=""):
+def _axis_names(axes, ndim):
+    return list(axes[:ndim]) + [f"axis-{k} index" for k in range(len(axes), ndim)]
+
+
+def check_finite(array, name, *, allow_nan=False, hint="", axes=X_AXES):
     """Refuse NaN (unless ``allow_nan``) and inf, giving the count and where.
 
     A sum in float64 finds the common case (all finite) without a boolean
     copy of the array; the positions are computed only when it fails.
+    ``axes`` names the axes in the message (see :func:`check_shape`).
     """
     if array.dtype.kind != "f" or array.size == 0:
         return
@@ -162,7 +207,10 @@ def check_finite(array, name, *, allow_nan=False, hint=""):
         return
     bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
     first = np.argwhere(bad)[0]
-    where = f"sample {first[0]}" + (f", column {first[1]}" if first.size > 1 else "")
+    where = ", ".join(
+        f"{axis} {index}"
+        for axis, index in zip(_axis_names(axes, array.ndim), first, strict=True)
+    )
     counts = {"NaN": 0 if allow_nan else n_nan, "inf": n_inf}
     found = " and ".join(
         f"{what} ({n} value{'s' if n > 1 else ''})" for what, n in counts.items() if n
@@ -180,7 +228,7 @@ def check_input_array(
     dtype=FLOAT_DTYPES,
     ndim=(2,),
     what="(n_samples, n_features)",
-    column="feature",
+    axes=X_AXES,
     allow_nan=False,
     ensure_finite=True,
     hint="",
@@ -195,7 +243,7 @@ def check_input_array(
     caller's array is never modified.
     """
     array = check_numeric(array, name)
-    check_shape(array, name, ndim=ndim, what=what, column=column)
+    check_shape(array, name, ndim=ndim, what=what, axes=axes)
     array = check_array(
         array,
         dtype=dtype,
@@ -207,7 +255,7 @@ def check_input_array(
         input_name=name,
     )
     if ensure_finite:
-        check_finite(array, name, allow_nan=allow_nan, hint=hint)
+        check_finite(array, name, allow_nan=allow_nan, hint=hint, axes=axes)
     return array
 
 
@@ -217,19 +265,26 @@ def validate_X(estimator, X, *, reset, dtype=FLOAT_DTYPES, name="X"):
     The checks of :func:`check_input_array`, plus scikit-learn's bookkeeping
     through :func:`~sklearn.utils.validation.validate_data`
     (``n_features_in_`` and ``feature_names_in_`` set with ``reset=True``,
-    checked against them otherwise).
+    checked against them otherwise). With ``estimator=None`` (a function's
+    argument), nothing is recorded.
     """
     X = check_numeric(X, name)
     check_shape(X, name)
-    X = validate_data(
-        estimator,
-        X,
-        reset=reset,
-        dtype=dtype,
-        ensure_all_finite=False,
-        ensure_min_samples=0,
-        ensure_min_features=0,
-    )
+    return _convert_X(estimator, X, reset, dtype, name)
+
+
+def _convert_X(estimator, X, reset, dtype, name):
+    """The conversion and finiteness part of :func:`validate_X`."""
+    params = {
+        "dtype": dtype,
+        "ensure_all_finite": False,
+        "ensure_min_samples": 0,
+        "ensure_min_features": 0,
+    }
+    if estimator is None:
+        X = check_array(X, input_name=name, **params)
+    else:
+        X = validate_data(estimator, X, reset=reset, **params)
     check_finite(X, name)
     return X
 
@@ -239,6 +294,42 @@ NAN_Y_HINT = (
     "Responses must be complete: drop or impute the missing samples (NaN marks a "
     "subject's missing samples only for estimators that take n_subjects > 1)."
 )
+
+
+def check_y(
+    y,
+    n_samples,
+    *,
+    dtype=FLOAT_DTYPES,
+    allow_nan=False,
+    hint=NAN_Y_HINT,
+    who="this function",
+):
+    """Validate responses ``y`` for ``n_samples`` samples of ``X``.
+
+    Numeric (:func:`check_numeric`), 1-D or 2-D with at least one target,
+    as many samples as ``X``, converted to ``dtype``, finite or, with
+    ``allow_nan``, finite but for NaN. ``who`` names the caller in the message
+    for a missing ``y``.
+    """
+    if y is None:
+        raise ValueError(f"{who} requires y to be passed, but the target y is None.")
+    y = check_numeric(y, "y")
+    check_shape(
+        y, "y", ndim=(1, 2), what="(n_samples,) or (n_samples, n_targets)", axes=Y_AXES
+    )
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y must have the same number of samples (rows), got X with "
+            f"{n_samples} and y with {y.shape[0]}."
+        )
+    y = check_array(
+        y, dtype=dtype, ensure_2d=False, ensure_all_finite=False, input_name="y"
+    )
+    check_finite(
+        y, "y", allow_nan=allow_nan, hint="" if allow_nan else hint, axes=Y_AXES
+    )
+    return y
 
 
 def validate_X_y(
@@ -253,11 +344,9 @@ def validate_X_y(
 ):
     """Validate ``X`` and ``y`` of an estimator's fit, or of a function.
 
-    ``X`` as in :func:`validate_X` (with ``reset=True``); ``y`` numeric, 1-D
-    or 2-D with at least one target, with as many samples as ``X``, in
-    ``y_dtype`` (default: ``dtype``), finite or, with ``allow_nan_y``,
-    finite but for NaN. With ``estimator=None`` (a function's arguments),
-    nothing is recorded.
+    ``X`` as in :func:`validate_X` (with ``reset=True``), ``y`` as in
+    :func:`check_y` (in ``y_dtype``, default ``dtype``). With
+    ``estimator=None`` (a function's arguments), nothing is recorded.
 
     Returns
     -------
@@ -266,37 +355,22 @@ def validate_X_y(
     """
     X = check_numeric(X, "X")
     check_shape(X, "X")
-    if y is None:
-        who = "this function" if estimator is None else type(estimator).__name__
-        raise ValueError(f"{who} requires y to be passed, but the target y is None.")
-    y = check_numeric(y, "y")
-    check_shape(
+    who = "this function" if estimator is None else type(estimator).__name__
+    y = check_y(
         y,
-        "y",
-        ndim=(1, 2),
-        what="(n_samples,) or (n_samples, n_targets)",
-        column="target",
+        X.shape[0],
+        dtype=dtype if y_dtype is None else y_dtype,
+        allow_nan=allow_nan_y,
+        hint=nan_hint,
+        who=who,
     )
-    n_x, n_y = X.shape[0], y.shape[0]
-    if n_x != n_y:
-        raise ValueError(
-            f"X and y must have the same number of samples (rows), got X with "
-            f"{n_x} and y with {n_y}."
-        )
-    x_params = {"dtype": dtype, "ensure_all_finite": False}
-    y_params = {
-        "dtype": dtype if y_dtype is None else y_dtype,
-        "ensure_2d": False,
-        "ensure_all_finite": False,
-    }
-    if estimator is None:
-        X = check_array(X, input_name="X", **x_params)
-        y = check_array(y, input_name="y", **y_params)
-    else:
-        X, y = validate_data(estimator, X, y, validate_separately=(x_params, y_params))
-    check_finite(X, "X")
-    check_finite(y, "y", allow_nan=allow_nan_y, hint="" if allow_nan_y else nan_hint)
-    return X, y
+    return _convert_X(estimator, X, True, dtype, "X"), y
+
+
+def n_rows(X):
+    """Number of samples of an array-like, without converting it."""
+    shape = getattr(X, "shape", None)
+    return shape[0] if shape else len(X)
 
 
 def check_groups(groups, n_samples, *, name="groups"):

@@ -543,7 +543,7 @@ def ablate_feature_spaces(
     >>> bool(result.drop["space0"][0] > 0.3 > result.drop["space1"][0])
     True
     """
-    X = check_input_array(X, "X")
+    X, y = validate_X_y(None, X, y)
     if not isinstance(replace, str) or replace not in _REPLACE_OPTIONS:
         raise ValueError(f"replace must be one of {_REPLACE_OPTIONS}, got {replace!r}.")
     spaces = check_feature_spaces(feature_spaces, X.shape[1])

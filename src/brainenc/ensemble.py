@@ -23,7 +23,13 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Integral, Interval, Real, StrOptions, _fit_context
-from ._validation import check_groups, run_starts, validate_X, validate_X_y
+from ._validation import (
+    check_groups,
+    check_numeric,
+    run_starts,
+    validate_X,
+    validate_X_y,
+)
 from .metrics import _CorrelationScoreMixin, pearson_r
 from .model_selection import check_run_cv
 
@@ -79,7 +85,7 @@ def targetwise_weights(scores, *, method="topk", k=5, temperature=0.3):
     >>> w.sum(axis=0)
     array([1., 1.])
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.asarray(check_numeric(scores, "scores"), dtype=np.float64)
     if scores.ndim != 2 or scores.shape[0] == 0:
         raise ValueError(
             "scores must be a 2-D array of shape (n_members, n_targets) with at "

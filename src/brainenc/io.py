@@ -234,7 +234,7 @@ def zscore_runs(X, groups=None, *, ddof=0):
         "X",
         ndim=(1, 2),
         what="(n_samples, n_columns) or (n_samples,), time along axis 0",
-        column="column",
+        axes=("sample", "column"),
         allow_nan=True,
     ).copy()
     groups = check_groups(groups, X.shape[0])

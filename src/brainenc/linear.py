@@ -517,8 +517,8 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             serial_batch = n_samples + n_columns
             fold_batch = 2 * n_test + 2 * n_columns
         # held-out scores of every fold, alpha and target, their mean, the
-        # null scores (float64: two float32 elements each)
-        fixed += 2 * (len(folds) + 1) * (n_alphas + 1) * n_targets
+        # null scores (float64, counted in elements of dtype)
+        fixed += 8 // itemsize * (len(folds) + 1) * (n_alphas + 1) * n_targets
         n_parallel = 1 if self.n_jobs is None else max(1, min(len(folds), self.n_jobs))
         if self.n_jobs is not None and self.n_jobs < 0:
             n_parallel = len(folds)

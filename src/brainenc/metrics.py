@@ -17,7 +17,14 @@ import numpy as np
 from sklearn.metrics import make_scorer
 from sklearn.utils import Bunch
 
-from ._validation import check_finite, check_input_array
+from ._validation import (
+    Y_AXES,
+    check_finite,
+    check_input_array,
+    check_numeric,
+    check_y,
+    n_rows,
+)
 
 __all__ = [
     "correlation_score",
@@ -361,7 +368,7 @@ def noise_ceiling_repeats(responses, *, n_average=None):
         dtype=np.float64,
         ndim=(2, 3),
         what="(n_repeats, n_samples, n_targets) or (n_repeats, n_samples)",
-        column="sample",
+        axes=("repeat", "sample", "target"),
     )
     one_target = responses.ndim == 2
     if one_target:
@@ -490,7 +497,7 @@ def noise_ceiling_cross_subject(y, n_subjects):
         "y",
         dtype=np.float64,
         what="(n_samples, n_subjects * n_targets)",
-        column="target",
+        axes=Y_AXES,
         allow_nan=True,
     )
     n_samples, n_columns = y.shape
@@ -554,8 +561,8 @@ def normalized_correlation(r, ceiling):
     >>> normalized_correlation(0.2, 0.5)
     0.4
     """
-    r = np.asarray(r, dtype=np.float64)
-    ceiling = np.asarray(ceiling, dtype=np.float64)
+    r = np.asarray(check_numeric(r, "r"), dtype=np.float64)
+    ceiling = np.asarray(check_numeric(ceiling, "ceiling"), dtype=np.float64)
     try:
         r, ceiling = np.broadcast_arrays(r, ceiling)
     except ValueError as exc:
@@ -614,10 +621,10 @@ class _CorrelationScoreMixin:
                 f"sample_weight is not supported by {type(self).__name__}.score "
                 "(the mean Pearson r over targets is unweighted); got an array."
             )
+        policy = self._score_nan_policy()
+        y = check_y(y, n_rows(X), dtype="numeric", allow_nan=policy == "omit")
         prediction = self.predict(X, groups=groups)
-        return float(
-            correlation_score(y, prediction, nan_policy=self._score_nan_policy())
-        )
+        return float(correlation_score(y, prediction, nan_policy=policy))
 
 
 # --------------------------------------------------------------------------
@@ -652,8 +659,10 @@ def _check_targets(y_true, y_pred, nan_policy):
         )
     mask = None
     if nan_policy == "raise":
-        check_finite(y_true, "y_true", hint="Use nan_policy='omit' to ignore NaN.")
-        check_finite(y_pred, "y_pred")
+        check_finite(
+            y_true, "y_true", hint="Use nan_policy='omit' to ignore NaN.", axes=Y_AXES
+        )
+        check_finite(y_pred, "y_pred", axes=Y_AXES)
     else:
         missing = np.isnan(y_true)
         if np.any(missing):
@@ -662,27 +671,33 @@ def _check_targets(y_true, y_pred, nan_policy):
                 np.where(mask, y_true, 0),
                 "y_true",
                 hint="Only NaN marks a missing sample under nan_policy='omit'.",
+                axes=Y_AXES,
             )
             check_finite(
                 np.where(mask, y_pred, 0),
                 "y_pred",
                 hint="It must be finite wherever y_true is not NaN.",
+                axes=Y_AXES,
             )
         else:
-            check_finite(y_true, "y_true")
-            check_finite(y_pred, "y_pred")
+            check_finite(y_true, "y_true", axes=Y_AXES)
+            check_finite(y_pred, "y_pred", axes=Y_AXES)
     return y_true, y_pred, mask, one_d
 
 
 def _as_numeric(y, name):
-    """Array of a numeric dtype, 1-D or 2-D, with NaN and inf left in place."""
+    """Array of a numeric dtype, 1-D or 2-D, with NaN and inf left in place.
+
+    Integer and float16 arrays keep their dtype: the column batches are cast
+    to float64 one at a time (no float64 copy of a whole int16 BOLD array).
+    """
     return check_input_array(
         y,
         name,
-        dtype=(np.float64, np.float32),
+        dtype="numeric",
         ndim=(1, 2),
         what="(n_samples,) or (n_samples, n_targets)",
-        column="target",
+        axes=Y_AXES,
         ensure_finite=False,
     )
 
