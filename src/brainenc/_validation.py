@@ -111,9 +111,9 @@ def _refuse_complex(name, dtype):
     )
 
 
-def _is_missing_marker(kind):
-    # None, and pandas.NA without importing pandas
-    return kind is type(None) or kind.__name__ == "NAType"
+def _is_pandas_na(kind):
+    # pandas.NA's type, without importing pandas
+    return kind.__name__ == "NAType"
 
 
 def _check_object_values(array, name):
@@ -125,7 +125,7 @@ def _check_object_values(array, name):
     """
     kinds = set(map(type, array.flat))
     for kind in kinds:
-        if issubclass(kind, numbers.Real) or _is_missing_marker(kind):
+        if issubclass(kind, numbers.Real) or kind is type(None) or _is_pandas_na(kind):
             continue
         value = next(v for v in array.flat if type(v) is kind)
         if issubclass(kind, (str, bytes)):
@@ -144,8 +144,8 @@ def _check_object_values(array, name):
                 f"{name} must hold numbers, got an object array holding a "
                 f"{kind.__name__} ({exc})."
             ) from exc
-    if any(kind.__name__ == "NAType" for kind in kinds):
-        values = [np.nan if type(v).__name__ == "NAType" else v for v in array.flat]
+    if any(_is_pandas_na(kind) for kind in kinds):
+        values = [np.nan if _is_pandas_na(type(v)) else v for v in array.flat]
         return np.asarray(values, dtype=np.float64).reshape(array.shape)
     return array.astype(np.float64)  # None becomes NaN
 
@@ -338,14 +338,12 @@ def validate_X_y(
     y,
     *,
     dtype=FLOAT_DTYPES,
-    y_dtype=None,
     allow_nan_y=False,
-    nan_hint=NAN_Y_HINT,
 ):
     """Validate ``X`` and ``y`` of an estimator's fit, or of a function.
 
     ``X`` as in :func:`validate_X` (with ``reset=True``), ``y`` as in
-    :func:`check_y` (in ``y_dtype``, default ``dtype``). With
+    :func:`check_y`, both in ``dtype``. With
     ``estimator=None`` (a function's arguments), nothing is recorded.
 
     Returns
@@ -359,9 +357,8 @@ def validate_X_y(
     y = check_y(
         y,
         X.shape[0],
-        dtype=dtype if y_dtype is None else y_dtype,
+        dtype=dtype,
         allow_nan=allow_nan_y,
-        hint=nan_hint,
         who=who,
     )
     return _convert_X(estimator, X, True, dtype, "X"), y
