@@ -162,17 +162,19 @@ def test_blocked_kfold_get_n_splits_repr_and_check_cv():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"n_splits": 1}, "n_splits must be an int >= 2, got 1"),
-        ({"n_splits": 2.0}, "n_splits must be an int >= 2, got float 2.0"),
-        ({"n_splits": True}, "n_splits must be an int >= 2, got bool"),
-        ({"gap": -1}, "gap must be an int >= 0, got -1"),
-        ({"gap": 0.5}, "gap must be an int >= 0, got float"),
+        ({"n_splits": 1}, ValueError, "n_splits must be an int >= 2, got 1"),
+        ({"n_splits": 2.0}, TypeError, "n_splits must be an int >= 2, got float 2.0"),
+        ({"n_splits": True}, TypeError, "n_splits must be an int >= 2, got bool"),
+        ({"gap": -1}, ValueError, "gap must be an int >= 0, got -1"),
+        ({"gap": 0.5}, TypeError, "gap must be an int >= 0, got float"),
     ],
 )
-def test_blocked_kfold_invalid_parameters(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_blocked_kfold_invalid_parameters(kwargs, error, match):
+    # A value of the wrong type is a TypeError, a value out of range a
+    # ValueError (one rule, brainenc._validation.check_int).
+    with pytest.raises(error, match=match):
         BlockedKFold(**kwargs)
 
 

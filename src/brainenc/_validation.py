@@ -503,6 +503,21 @@ def check_delays(delays, *, name="delays"):
     return arr.astype(np.intp)
 
 
+def check_int(value, name, *, minimum):
+    """``value`` as a Python int, if it is an integer (not a bool) >= ``minimum``.
+
+    Raises TypeError for a value that is not an integer and ValueError for one
+    below ``minimum``, both naming ``name``.
+    """
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}."
+        )
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}.")
+    return int(value)
+
+
 def check_feature_spaces(feature_spaces, n_features, *, name="feature_spaces"):
     """Validate feature spaces and return them as ``{name: column indices}``.
 

@@ -15,7 +15,7 @@ from scipy.signal import lfilter
 from scipy.stats import gamma
 from sklearn.utils import Bunch, check_random_state
 
-from ._validation import check_delays
+from ._validation import check_delays, check_int
 from .delays import delay_features
 
 __all__ = ["make_encoding_data", "make_multispace_data", "spm_hrf"]
@@ -151,10 +151,10 @@ def make_encoding_data(
     >>> round(truth.expected_noise_ceiling, 3)
     0.707
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    n_features = _check_int(n_features, "n_features", 1)
-    n_targets = _check_int(n_targets, "n_targets", 1)
-    n_runs = _check_int(n_runs, "n_runs", 1)
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    n_features = check_int(n_features, "n_features", minimum=1)
+    n_targets = check_int(n_targets, "n_targets", minimum=1)
+    n_runs = check_int(n_runs, "n_runs", minimum=1)
     if n_runs > n_samples:
         raise ValueError(
             f"n_runs must not exceed n_samples (every run needs samples), got "
@@ -325,13 +325,15 @@ def make_multispace_data(
     >>> truth.driving_space.tolist()
     [0, 1, 0, 1]
     """
-    sizes = [_check_int(size, "space_sizes", 1) for size in np.atleast_1d(space_sizes)]
+    sizes = [
+        check_int(size, "space_sizes", minimum=1) for size in np.atleast_1d(space_sizes)
+    ]
     if not sizes:
         raise ValueError(
             "space_sizes must give the number of columns of at least one feature "
             f"space, got {space_sizes!r}."
         )
-    n_targets = _check_int(n_targets, "n_targets", 1)
+    n_targets = check_int(n_targets, "n_targets", minimum=1)
     n_spaces = len(sizes)
     if shares is None:
         shares = np.zeros((n_spaces, n_targets))
@@ -466,16 +468,6 @@ def _pearson_r(a, b):
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (a * b).sum(axis=0) / denom
     return np.where(denom > 0, r, 0.0)
-
-
-def _check_int(value, name, minimum):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(
-            f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}."
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}.")
-    return int(value)
 
 
 def _check_real(value, name, expected, ok):

@@ -87,6 +87,28 @@ def _delay_features(X, delays, groups):
     return out.reshape(n_samples, n_features * delays.size)
 
 
+def _delayed_columns(columns, n_delays):
+    """Columns of the delayed design that hold the given input columns.
+
+    Feature ``f`` at delay index ``k`` is column ``f * n_delays + k`` of
+    :func:`delay_features`' output; the result lists, for every input
+    column in order, its ``n_delays`` delayed columns.
+
+    Parameters
+    ----------
+    columns : array-like of int
+        Columns of the undelayed ``X``.
+    n_delays : int
+        Number of delays.
+
+    Returns
+    -------
+    delayed : ndarray of int of shape (len(columns) * n_delays,)
+    """
+    columns = np.asarray(columns, dtype=np.intp)
+    return (columns[:, None] * n_delays + np.arange(n_delays)).ravel()
+
+
 def delays_from_times(tmin, tmax, sfreq):
     """Convert a lag window in seconds into delays in samples.
 

@@ -1,7 +1,6 @@
 """Linear encoding models: ridge regression over run-aware FIR delays."""
 
 import os
-import time
 import warnings
 
 import numpy as np
@@ -11,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._backend import BACKENDS, get_backend_module
 from ._compat import Integral, Interval, Real, StrOptions, _fit_context
+from ._progress import progress_bar
 from ._solvers import SCORINGS, solve_banded_ridge_cv, solve_ridge_cv
 from ._validation import (
     check_delays,
@@ -19,7 +19,7 @@ from ._validation import (
     validate_X,
     validate_X_y,
 )
-from .delays import _delay_features
+from .delays import _delay_features, _delayed_columns
 from .metrics import _CorrelationScoreMixin
 from .model_selection import _estimator_folds
 
@@ -310,21 +310,25 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             self.space_alphas_ = result["space_alphas"]
             self.solver_ = "banded"
         else:
-            result = solve_ridge_cv(
-                X_delayed,
-                Y,
-                alphas,
-                folds,
-                backend=backend,
-                fit_intercept=self.fit_intercept,
-                standardize=self.standardize,
-                method=self.solver,
-                scoring=self.scoring,
-                n_targets_batch=batch,
-                dtype=self.dtype,
-                n_jobs=self.n_jobs,
-                progress=_Progress("DelayedRidge", self.verbose),
+            bar = progress_bar(
+                "DelayedRidge folds", verbose=self.verbose, unit="fold", leave=True
             )
+            with bar:
+                result = solve_ridge_cv(
+                    X_delayed,
+                    Y,
+                    alphas,
+                    folds,
+                    backend=backend,
+                    fit_intercept=self.fit_intercept,
+                    standardize=self.standardize,
+                    method=self.solver,
+                    scoring=self.scoring,
+                    n_targets_batch=batch,
+                    dtype=self.dtype,
+                    n_jobs=self.n_jobs,
+                    progress=bar,
+                )
             del X_delayed
             coef = result["coef"]
             self.solver_ = result["method"]
@@ -440,11 +444,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
 
     def _delayed_columns(self, spaces):
         """Columns of the delayed design that belong to each space."""
-        n_delays = self.delays_.size
-        return [
-            (cols[:, None] * n_delays + np.arange(n_delays)).ravel()
-            for cols in spaces.values()
-        ]
+        return [_delayed_columns(cols, self.delays_.size) for cols in spaces.values()]
 
     def _make_folds(self, n_samples, groups):
         return _estimator_folds(self.cv, groups, n_samples)
@@ -597,26 +597,3 @@ def _available_memory():
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 4 << 30
-
-
-class _Progress:
-    """Folds done, elapsed time and ETA on stderr, when verbose."""
-
-    def __init__(self, name, verbose):
-        self.name = name
-        self.verbose = verbose
-        self.start = time.perf_counter()
-
-    def __call__(self, step, n_steps):
-        if not self.verbose:
-            return
-        import sys
-
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / step * (n_steps - step)
-        label = "refit" if step == n_steps else f"fold {step}/{n_steps - 1}"
-        print(
-            f"[{self.name}] {label} done, {elapsed:.1f} s elapsed, ETA {eta:.1f} s",
-            file=sys.stderr,
-            flush=True,
-        )

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, GroupKFold
 from sklearn.utils import indexable
 
-from ._validation import check_groups, run_starts
+from ._validation import check_groups, check_int, run_starts
 
 __all__ = ["BlockedKFold", "check_run_cv"]
 
@@ -78,8 +78,8 @@ class BlockedKFold(BaseCrossValidator):
     __metadata_request__split = {"groups": True}
 
     def __init__(self, n_splits=5, *, gap=0):
-        self.n_splits = _check_int(n_splits, "n_splits", minimum=2)
-        self.gap = _check_int(gap, "gap", minimum=0)
+        self.n_splits = check_int(n_splits, "n_splits", minimum=2)
+        self.gap = check_int(gap, "gap", minimum=0)
 
     def get_n_splits(self, X=None, y=None, groups=None):
         """Return the number of folds.
@@ -209,7 +209,7 @@ def check_run_cv(cv, groups=None, n_samples=None):
     [[0, 1, 2], [3, 4]]
     """
     if n_samples is not None:
-        n_samples = _check_int(n_samples, "n_samples", minimum=1)
+        n_samples = check_int(n_samples, "n_samples", minimum=1)
     if groups is not None:
         if n_samples is None:
             n_samples = len(groups)
@@ -218,7 +218,7 @@ def check_run_cv(cv, groups=None, n_samples=None):
         cv = 5
 
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
-        cv = _check_int(cv, "cv", minimum=2)
+        cv = check_int(cv, "cv", minimum=2)
         if groups is None:
             n_samples = _require_n_samples(n_samples, "an int cv")
             if cv > n_samples:
@@ -280,16 +280,6 @@ def _estimator_folds(cv, groups, n_samples):
         )
         cv = n_runs
     return check_run_cv(cv, groups if n_runs > 1 else None, n_samples=n_samples)
-
-
-def _check_int(value, name, *, minimum):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise ValueError(
-            f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}."
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}.")
-    return int(value)
 
 
 def _require_n_samples(n_samples, what):

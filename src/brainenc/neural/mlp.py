@@ -9,7 +9,7 @@ from torch import nn
 
 from .._compat import Integral, Interval, Real, StrOptions
 from .._validation import check_delays
-from ..delays import _delay_features
+from ..delays import _delay_features, _delayed_columns
 from ._base import _as_tensor, _NeuralEncoder
 from .modules import ACTIVATIONS, MLP, LateInteractionMLP
 
@@ -251,11 +251,8 @@ class PCAMLPEncoder(_NeuralEncoder):
         if self.interaction == "full":
             n_inputs = self.n_features_in_ * n_delays
             return MLP(n_inputs, self.n_components_, **kwargs)
-        # Delayed columns are feature-major: feature f at delay k is column
-        # f * n_delays + k.
         columns = [
-            (cols[:, None] * n_delays + np.arange(n_delays)).ravel()
-            for cols in self.feature_spaces_.values()
+            _delayed_columns(cols, n_delays) for cols in self.feature_spaces_.values()
         ]
         return LateInteractionMLP(columns, self.n_components_, **kwargs)
 
