@@ -257,7 +257,7 @@ def test_partitioning_in_parallel_gives_the_same_result(two_spaces):
                 ]
             },
             ValueError,
-            "disjoint test sets",
+            "cv of variance_partitioning must hold out every sample at most once",
         ),
         ({"feature_spaces": {"a": 6, "b": 5}}, ValueError, "must cover every column"),
     ],

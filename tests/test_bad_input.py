@@ -310,7 +310,10 @@ _BAD_PARAMETER = {
     "StackedRegressor(feature_spaces)": (
         "cv",
         "five",
-        r"'cv' parameter of StackedRegressor must be",
+        # the one rule for internal folds (brainenc.model_selection) says it
+        r"^cv must be an int, a cross-validation splitter \(with a split method\), "
+        r"an iterable of \(train, test\) index arrays or None, got the string "
+        r"'five'\.$",
     ),
     "TargetwiseEnsemble": (
         "k",

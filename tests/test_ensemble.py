@@ -506,8 +506,9 @@ def test_parallel_fits_give_the_same_ensemble(capsys):
     np.testing.assert_allclose(two.weights_, one.weights_, rtol=1e-12)
     np.testing.assert_allclose(two.predict(X), one.predict(X), rtol=1e-12)
     err = capsys.readouterr().err
-    assert "[TargetwiseEnsemble] member 'a' fitted on fold 1/2" in err
-    assert "member 'c' fitted on all samples" in err
+    # one bar over the 3 members x (2 folds + refit) fits
+    assert "TargetwiseEnsemble fits (3 members x 2 folds + refit)" in err
+    assert "9/9" in err
 
 
 def test_member_parameters_are_grid_searchable():
@@ -626,6 +627,9 @@ def test_error_on_overlapping_cv_test_sets():
     idx = np.arange(60)
     folds = [(idx[35:], idx[:35]), (idx[:30], idx[30:])]
     with pytest.raises(
-        ValueError, match="cv must hold out every sample at most once, but sample 30"
+        ValueError,
+        match="cv of TargetwiseEnsemble must hold out every sample at most once "
+        r"\(each sample is predicted out of fold once\), but fold 1 holds out "
+        "sample 30",
     ):
         _ens(cv=folds).fit(X, y)

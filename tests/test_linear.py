@@ -305,7 +305,7 @@ def test_warns_when_alphas_sit_on_the_grid_edge(data):
         ({"backend": "jax"}, ValueError, "'backend' parameter"),
         ({"solver": "svd"}, ValueError, "'solver' parameter"),
         ({"delays": 0}, ValueError, "'delays' parameter"),
-        ({"cv": 1}, ValueError, "n_splits"),
+        ({"cv": 1}, ValueError, r"^cv must be an int >= 2, got 1\.$"),
     ],
 )
 def test_bad_parameters(data, params, error, match):

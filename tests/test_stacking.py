@@ -551,18 +551,18 @@ def _xy():
         (
             {"estimators": [("a", Ridge(), [0]), ("a", Ridge(), [1])]},
             ValueError,
-            "estimators names must be unique, got 'a' twice.",
+            "estimators names must be unique, got 'a' more than once.",
         ),
         (
             {"estimators": [(3, Ridge(), [0])]},
             TypeError,
-            "estimators names must be non-empty strings, got 3.",
+            "estimators names must be non-empty strings, got 3 for item 0.",
         ),
         (
             {"estimators": [("a", "ridge", [0])]},
             TypeError,
-            "estimators['a'] must be an estimator with fit and predict methods, "
-            "got str 'ridge'.",
+            "StackedRegressor member 'a' must be an estimator with fit and predict "
+            "methods, got str without fit, predict.",
         ),
         (
             {"estimators": [("a", Ridge(), [0, 1]), ("b", Ridge(), [1, 2])]},
@@ -577,7 +577,7 @@ def _xy():
         (
             {"feature_spaces": {"a": slice(4, 8)}},
             ValueError,
-            "feature_spaces['a'] selects no column of X, which has 4 feature(s).",
+            "feature_spaces['a'] selects no column of X (X has 4 feature(s)).",
         ),
         (
             {"feature_spaces": {"a": "x"}},
@@ -603,8 +603,9 @@ def _xy():
                 ],
             },
             ValueError,
-            "cv must give disjoint test sets for out-of-fold predictions, but fold "
-            "1 holds out samples already held out by fold 0.",
+            "cv of StackedRegressor must hold out every sample at most once (each "
+            "sample is predicted out of fold once), but fold 1 holds out sample "
+            "10, already held out by fold 0.",
         ),
         (
             {"estimators": [("a", Ridge(), [0])], "final": "lasso"},
@@ -632,8 +633,8 @@ def test_error_on_base_prediction_shape():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "The base estimator of space 'a' predicted an array of shape (14, 5), "
-            "expected (14, 2)."
+            "StackedRegressor member 'a' predicted an array of shape (14, 5), "
+            "expected (14, 2) like y."
         ),
     ):
         StackedRegressor([("a", _WrongShape(), [0])], cv=3).fit(X, y)
@@ -740,7 +741,7 @@ def test_structured_vp_errors(ordered_data):
 
 
 def test_assignment_rule_on_hand_made_scores():
-    from brainenc.stacking import _assign_backward, _assign_forward
+    from brainenc.analysis import _assign_backward, _assign_forward
 
     # forward_r2 rows: spaces[0:], spaces[1:], spaces[2:].
     forward = np.array(

@@ -5,7 +5,12 @@ Importing brainenc never imports torch: the neural estimators load it lazily.
 
 __version__ = "0.1.0.dev0"
 
-from .analysis import Residualizer, ablate_feature_spaces, variance_partitioning
+from .analysis import (
+    Residualizer,
+    ablate_feature_spaces,
+    structured_variance_partitioning,
+    variance_partitioning,
+)
 from .datasets import make_encoding_data, make_multispace_data
 from .delays import Delayer, delay_features, delays_from_times
 from .ensemble import TargetwiseEnsemble, targetwise_weights
@@ -20,11 +25,7 @@ from .metrics import (
     r2_per_target,
 )
 from .model_selection import BlockedKFold
-from .stacking import (
-    StackedRegressor,
-    solve_simplex_qp,
-    structured_variance_partitioning,
-)
+from .stacking import StackedRegressor, solve_simplex_qp
 
 __all__ = [
     "BlockedKFold",

@@ -518,7 +518,9 @@ def check_int(value, name, *, minimum):
     return int(value)
 
 
-def check_feature_spaces(feature_spaces, n_features, *, name="feature_spaces"):
+def check_feature_spaces(
+    feature_spaces, n_features, *, name="feature_spaces", allow_uncovered=False
+):
     """Validate feature spaces and return them as ``{name: column indices}``.
 
     Parameters
@@ -533,12 +535,16 @@ def check_feature_spaces(feature_spaces, n_features, *, name="feature_spaces"):
         Number of columns of ``X``.
     name : str, default="feature_spaces"
         Argument name used in error messages.
+    allow_uncovered : bool, default=False
+        Allow columns of ``X`` that belong to no space (the caller ignores
+        them); by default every column must be in a space.
 
     Returns
     -------
     spaces : dict of str to ndarray of int
         Sorted column indices of each space, in the given order. Every column
-        of ``X`` belongs to exactly one space.
+        of ``X`` belongs to at most one space (exactly one unless
+        ``allow_uncovered``).
 
     Raises
     ------
@@ -547,7 +553,7 @@ def check_feature_spaces(feature_spaces, n_features, *, name="feature_spaces"):
         unsupported type.
     ValueError
         If a space is empty, a column is out of range, two spaces overlap, or
-        a column belongs to no space.
+        a column belongs to no space (unless ``allow_uncovered``).
     """
     if not isinstance(feature_spaces, dict) or not feature_spaces:
         raise TypeError(
@@ -606,7 +612,7 @@ def check_feature_spaces(feature_spaces, n_features, *, name="feature_spaces"):
                 f"column {indices[taken][0]}."
             )
         owner[indices] = i
-    if np.any(owner < 0):
+    if np.any(owner < 0) and not allow_uncovered:
         missing = np.flatnonzero(owner < 0)
         raise ValueError(
             f"{name} must cover every column of X: {missing.size} column(s) "

@@ -10,23 +10,24 @@
 - :func:`ablate_feature_spaces`: leave-one-space-out ablation of a fitted
   model, the per-target drop in Pearson r when a space is replaced by zeros or
   by its training mean.
+- :func:`structured_variance_partitioning`: nested stacked models over an
+  ordered list of spaces (Lin et al., 2024).
 
-All three take ``feature_spaces`` as the rest of brainenc does: a dict
+All of them except the last take ``feature_spaces`` as the rest of brainenc does: a dict
 ``{name: columns}`` (slice, column indices or int block size) that covers every
 column of ``X`` exactly once.
 """
 
-import inspect
 from itertools import combinations
 
 import numpy as np
-from joblib import Parallel, delayed
-from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import HasMethods, _check_feature_names_in, _fit_context
+from ._meta import call_member, fold_groups, held_out_labels, parallel_fits
+from ._simplex import stacking_weights
 from ._validation import (
     check_feature_spaces,
     check_groups,
@@ -37,8 +38,14 @@ from ._validation import (
 from .linear import DelayedRidge
 from .metrics import pearson_r, r2_per_target
 from .model_selection import _estimator_folds
+from .stacking import StackedRegressor, _check_final_alphas
 
-__all__ = ["Residualizer", "ablate_feature_spaces", "variance_partitioning"]
+__all__ = [
+    "Residualizer",
+    "ablate_feature_spaces",
+    "structured_variance_partitioning",
+    "variance_partitioning",
+]
 
 _SCORINGS = ("r2",)
 _REPLACE_OPTIONS = ("zeros", "mean")
@@ -196,10 +203,11 @@ def variance_partitioning(
     if estimator is None:
         estimator = DelayedRidge()
     _check_regressor(estimator, "estimator")
-    if groups is not None:
-        groups = check_groups(groups, X.shape[0])
-    folds = _outer_folds(cv, groups, X.shape[0])
-    tested = _tested_samples(folds, X.shape[0])
+    groups = check_groups(groups, X.shape[0])
+    folds = _estimator_folds(cv, groups, X.shape[0])
+    tested = np.flatnonzero(
+        held_out_labels(folds, X.shape[0], owner="variance_partitioning") >= 0
+    )
 
     names = list(spaces)
     subsets = [
@@ -208,9 +216,13 @@ def variance_partitioning(
         for subset in combinations(names, size)
     ]
     jobs = [(subset, k) for subset in subsets for k in range(len(folds))]
-    predictions = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_predict_subset)(estimator, X, y, spaces, subset, folds[k], groups)
-        for subset, k in jobs
+    predictions = parallel_fits(
+        _fit_predict_subset,
+        ((estimator, X, y, spaces, subset, folds[k], groups) for subset, k in jobs),
+        len(jobs),
+        n_jobs=n_jobs,
+        verbose=0,
+        desc="variance_partitioning fits",
     )
     y_2d = y[:, None] if y.ndim == 1 else y
     out_of_fold = {subset: np.zeros(y_2d.shape) for subset in subsets}
@@ -384,11 +396,14 @@ class Residualizer(TransformerMixin, BaseEstimator):
             self.estimator_ = DelayedRidge(delays=[0])
         else:
             self.estimator_ = clone(self.estimator)
-        _call(
-            self.estimator_.fit,
+        call_member(
+            self.estimator_,
+            "fit",
             X[:, self.source_columns_],
             X[:, self.target_columns_],
             groups=groups,
+            name="estimator",
+            owner="Residualizer",
         )
         return self
 
@@ -411,10 +426,14 @@ class Residualizer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_X(self, X, reset=False)
-        if groups is not None:
-            groups = check_groups(groups, X.shape[0])
-        predicted = _call(
-            self.estimator_.predict, X[:, self.source_columns_], groups=groups
+        groups = check_groups(groups, X.shape[0])
+        predicted = call_member(
+            self.estimator_,
+            "predict",
+            X[:, self.source_columns_],
+            groups=groups,
+            name="estimator",
+            owner="Residualizer",
         )
         X_res = X.copy()
         target = X[:, self.target_columns_]
@@ -553,19 +572,214 @@ def ablate_feature_spaces(
             f"model must be a fitted estimator with a predict method, got "
             f"{type(model).__name__}."
         )
-    if groups is not None:
-        groups = check_groups(groups, X.shape[0])
-    full = pearson_r(y, _call(model.predict, X, groups=groups))
+    groups = check_groups(groups, X.shape[0])
+
+    def predict(X_in):
+        return call_member(
+            model,
+            "predict",
+            X_in,
+            groups=groups,
+            name="model",
+            owner="ablate_feature_spaces",
+        )
+
+    full = pearson_r(y, predict(X))
     ablated = {}
     for name, columns in spaces.items():
         X_ablated = X.copy()
         X_ablated[:, columns] = fill[columns]
-        ablated[name] = pearson_r(y, _call(model.predict, X_ablated, groups=groups))
+        ablated[name] = pearson_r(y, predict(X_ablated))
     return Bunch(
         space_names=list(spaces),
         full=full,
         ablated=ablated,
         drop={name: full - r for name, r in ablated.items()},
+    )
+
+
+def structured_variance_partitioning(
+    estimator, X, y, groups=None, *, order=None, cv=None, threshold=0.95
+):
+    """Structured variance partitioning over an ordered list of feature spaces.
+
+    For feature spaces with a hypothesised order (layers of a network, say),
+    Lin et al. (2024) fit stacked models on nested subsets only: forward,
+    ``spaces[k:]`` (dropping the first spaces one by one) and backward,
+    ``spaces[:k + 1]`` (dropping the last ones), 2(K - 1) models besides the
+    full one, instead of the 2**K - 1 subsets of classical variance
+    partitioning. Every model is scored on held-out runs.
+
+    With ``R2_f[k]`` the held-out R^2 of the stacked model on ``spaces[k:]``
+    and ``R2_b[k]`` that on ``spaces[:k + 1]`` (``R2_f[0] = R2_b[K - 1]`` is
+    the full model; ``R2_f[K] = R2_b[-1] = 0``):
+
+    - ``forward_unique[k] = R2_f[k] - R2_f[k + 1]``: variance explained by
+      space ``k`` beyond all later spaces (Lin et al.'s forward partition;
+      for the last space, its own R^2);
+    - ``backward_unique[k] = R2_b[k] - R2_b[k - 1]``: variance explained by
+      space ``k`` beyond all earlier spaces (their backward partition,
+      indexed by space; for the first space, its own R^2);
+    - ``shared[k - 1] = R2_b[k - 1] + R2_f[k] - R2_f[0]`` for
+      ``k = 1, ..., K - 1``: the variance shared by ``spaces[:k]`` and
+      ``spaces[k:]`` (two-set variance partitioning at split ``k``);
+    - ``forward_assignment``: Lin et al.'s forward 95% criterion, the first
+      space ``k`` such that dropping ``spaces[:k + 1]`` brings R^2 below
+      ``threshold`` times the full model's (the last space if none does);
+      ``backward_assignment``: the last space ``k`` such that dropping
+      ``spaces[k:]`` does (the first space if none does). -1 where the full
+      model's R^2 is not positive.
+
+    Each sum ``forward_unique.sum(0)`` and ``backward_unique.sum(0)`` equals
+    the full model's R^2.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    estimator : StackedRegressor
+        Its parameters define the stacked models (it is cloned; a fitted
+        estimator's state is ignored).
+    X : array-like of shape (n_samples, n_features)
+        Stimulus features.
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        Responses.
+    groups : array-like of shape (n_samples,), default=None
+        Run labels.
+    order : sequence of str, default=None
+        Names of the spaces in the hypothesised order (a permutation of the
+        estimator's space names); None keeps the estimator's order.
+    cv : int, cross-validation generator, iterable or None, default=None
+        Outer folds on which the models are scored, by the same rule as
+        ``cv`` of :class:`~brainenc.StackedRegressor` (``None``: 5 folds of
+        whole runs, or leave-one-run-out with fewer runs); a single split is
+        ``[(train, test)]``.
+        Held-out predictions of all outer test sets are scored together.
+    threshold : float, default=0.95
+        Fraction of the full model's R^2 of the 95% criterion.
+
+    Returns
+    -------
+    result : :class:`~sklearn.utils.Bunch`
+        ``space_names`` (list, in ``order``); ``forward_r2`` and
+        ``backward_r2`` (n_spaces, n_targets) as defined above, and
+        ``forward_r``, ``backward_r`` the same models' held-out Pearson r;
+        ``forward_unique``, ``backward_unique`` (n_spaces, n_targets);
+        ``shared`` (n_spaces - 1, n_targets); ``forward_assignment``,
+        ``backward_assignment`` (n_targets,) space indices in ``order``;
+        ``full_r2`` (n_targets,).
+
+    Notes
+    -----
+    Within one outer fold, the stacked model on a subset of spaces uses the
+    same base models and out-of-fold predictions as the full model (the
+    bases do not depend on which other spaces are stacked), so only the
+    final combination is refitted per subset: the full model is fitted once
+    per outer fold. This gives the same answer as fitting every nested
+    model from scratch.
+
+    References
+    ----------
+    Lin, R., Naselaris, T., Kay, K., & Wehbe, L. (2024). Stacked regressions
+    and structured variance partitioning for interpretable brain maps.
+    NeuroImage, 298, 120772.
+
+    Examples
+    --------
+    >>> from brainenc import DelayedRidge
+    >>> from brainenc.datasets import make_multispace_data
+    >>> from brainenc import StackedRegressor
+    >>> from brainenc.analysis import structured_variance_partitioning
+    >>> X, y, groups, truth = make_multispace_data(
+    ...     n_samples=600, space_sizes=(4, 4, 4), n_targets=3, n_runs=4,
+    ...     random_state=0)
+    >>> base = DelayedRidge(delays=4, cv=3, backend="numpy")
+    >>> model = StackedRegressor(
+    ...     [(f"s{i}", base, slice(4 * i, 4 * i + 4)) for i in range(3)], cv=3)
+    >>> res = structured_variance_partitioning(model, X, y, groups, cv=4)
+    >>> res.forward_r2.shape, res.shared.shape
+    ((3, 3), (2, 3))
+    >>> bool(abs(res.forward_unique.sum(0) - res.full_r2).max() < 1e-12)
+    True
+    """
+    if not isinstance(estimator, StackedRegressor):
+        raise TypeError(
+            f"estimator must be a StackedRegressor, got {type(estimator).__name__}."
+        )
+    X_arr, y_arr = validate_X_y(None, X, y)
+    Y = y_arr.reshape(y_arr.shape[0], -1).astype(np.float64)
+    groups = check_groups(groups, X_arr.shape[0])
+    model = clone(estimator)
+    names = _stacked_space_names(model)
+    if order is None:
+        order = names
+    order = list(order)
+    if names is not None and (
+        sorted(order) != sorted(names) or len(order) != len(names)
+    ):
+        raise ValueError(
+            f"order must be a permutation of the space names {names}, got {order}."
+        )
+    alphas = _check_final_alphas(model.final_alphas, model.final)
+
+    K = len(order)
+    # Positions of the spaces in ``order``: forward spaces[k:], backward
+    # spaces[:k + 1]. The stacked model of a subset reuses the full model's
+    # base models and out-of-fold predictions of the fold.
+    subsets = [list(range(k, K)) for k in range(K)]
+    subsets += [list(range(k + 1)) for k in range(K - 1)]
+    outer = _estimator_folds(cv, groups, X_arr.shape[0])
+    fold_of = held_out_labels(
+        outer, X_arr.shape[0], owner="structured_variance_partitioning"
+    )
+    held_out = np.full((len(subsets), X_arr.shape[0], Y.shape[1]), np.nan)
+    for train, test in outer:
+        fitted = clone(model).fit(
+            X_arr[train], Y[train], groups=fold_groups(groups, train)
+        )
+        position = [fitted.space_names_.index(name) for name in order]
+        base_test = fitted.predict_split(
+            X_arr[test], groups=fold_groups(groups, test)
+        ).astype(np.float64)
+        covered = fitted.oof_folds_ >= 0
+        oof = fitted.oof_predictions_[:, covered]
+        for s, subset in enumerate(subsets):
+            spaces = [position[k] for k in subset]
+            final = stacking_weights(
+                oof[spaces],
+                Y[train][covered],
+                fitted.oof_folds_[covered],
+                model.final,
+                alphas,
+            )
+            held_out[s, test] = (
+                np.einsum("knt,kt->nt", base_test[spaces], final.weights)
+                + final.intercept
+            )
+    scored = fold_of >= 0
+    r2 = np.stack([r2_per_target(Y[scored], h[scored]) for h in held_out])
+    r = np.stack([pearson_r(Y[scored], h[scored]) for h in held_out])
+    forward_r2 = r2[:K]
+    backward_r2 = np.concatenate([r2[K:], r2[:1]])
+    forward_r = r[:K]
+    backward_r = np.concatenate([r[K:], r[:1]])
+    zero = np.zeros((1, Y.shape[1]))
+    forward_unique = forward_r2 - np.concatenate([forward_r2[1:], zero])
+    backward_unique = backward_r2 - np.concatenate([zero, backward_r2[:-1]])
+    full = forward_r2[0]
+    shared = backward_r2[:-1] + forward_r2[1:] - full
+    return Bunch(
+        space_names=order,
+        forward_r2=forward_r2,
+        backward_r2=backward_r2,
+        forward_r=forward_r,
+        backward_r=backward_r,
+        forward_unique=forward_unique,
+        backward_unique=backward_unique,
+        shared=shared,
+        forward_assignment=_assign_forward(forward_r2, threshold),
+        backward_assignment=_assign_backward(backward_r2, threshold),
+        full_r2=full,
     )
 
 
@@ -610,8 +824,6 @@ def _fit_predict_subset(estimator, X, y, spaces, subset, fold, groups):
     columns = np.concatenate([spaces[name] for name in subset])
     model = clone(estimator)
     params = model.get_params(deep=False)
-    from .stacking import StackedRegressor
-
     if isinstance(model, StackedRegressor) and model.estimators is not None:
         raise ValueError(
             "variance_partitioning refits the estimator on subsets of the "
@@ -625,26 +837,23 @@ def _fit_predict_subset(estimator, X, y, spaces, subset, fold, groups):
             feature_spaces={name: int(spaces[name].size) for name in subset}
         )
     X_sub = X[:, columns]
-    g_train = None if groups is None else groups[train]
-    g_test = None if groups is None else groups[test]
-    _call(model.fit, X_sub[train], y[train], groups=g_train)
-    return _call(model.predict, X_sub[test], groups=g_test)
-
-
-def _call(method, *args, groups=None):
-    """Call ``method(*args)``, with ``groups`` when the method takes it."""
-    if groups is None:
-        return method(*args)
-    try:
-        parameters = inspect.signature(method).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return method(*args)
-    if "groups" in parameters:
-        return method(*args, groups=groups)
-    takes_params = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    if takes_params and get_config()["enable_metadata_routing"]:
-        return method(*args, groups=groups)
-    return method(*args)
+    call_member(
+        model,
+        "fit",
+        X_sub[train],
+        y[train],
+        groups=fold_groups(groups, train),
+        name="estimator",
+        owner="variance_partitioning",
+    )
+    return call_member(
+        model,
+        "predict",
+        X_sub[test],
+        groups=fold_groups(groups, test),
+        name="estimator",
+        owner="variance_partitioning",
+    )
 
 
 def _check_regressor(estimator, name):
@@ -653,31 +862,6 @@ def _check_regressor(estimator, name):
             f"{name} must be an estimator with fit and predict methods (or "
             f"None for DelayedRidge()), got {type(estimator).__name__}."
         )
-
-
-def _outer_folds(cv, groups, n_samples):
-    groups = check_groups(groups, n_samples)
-    folds = _estimator_folds(cv, groups, n_samples)
-    return [(np.asarray(train), np.asarray(test)) for train, test in folds]
-
-
-def _tested_samples(folds, n_samples):
-    """Indices of the samples in a test set; test sets must not overlap."""
-    count = np.zeros(n_samples, dtype=np.intp)
-    for _, test in folds:
-        count[test] += 1
-    if np.any(count > 1):
-        raise ValueError(
-            f"cv must have disjoint test sets (each sample predicted out of fold "
-            f"once), but {int(np.sum(count > 1))} samples are in several test "
-            f"sets."
-        )
-    tested = np.flatnonzero(count)
-    if tested.size < 2:
-        raise ValueError(
-            f"cv must leave at least 2 samples in its test sets, got {tested.size}."
-        )
-    return tested
 
 
 def _fill_values(replace, X_train, train_mean, n_features):
@@ -712,3 +896,33 @@ def _fill_values(replace, X_train, train_mean, n_features):
             f"shape {mean.shape}."
         )
     return mean
+
+
+def _assign_forward(forward_r2, threshold):
+    """First space whose removal (with the earlier ones) drops R^2 below threshold."""
+    K = forward_r2.shape[0]
+    full = forward_r2[0]
+    below = forward_r2[1:] < threshold * full  # row j-1: spaces[j:] kept
+    assigned = np.where(below.any(axis=0), np.argmax(below, axis=0), K - 1)
+    return np.where(full > 0, assigned, -1).astype(np.intp)
+
+
+def _assign_backward(backward_r2, threshold):
+    """Last space whose removal (with the later ones) drops R^2 below threshold."""
+    K = backward_r2.shape[0]
+    full = backward_r2[-1]
+    # Row j of the reversed stack keeps spaces[:K - 1 - j], i.e. drops K - 1 - j on.
+    below = backward_r2[:-1][::-1] < threshold * full
+    assigned = np.where(below.any(axis=0), K - 1 - np.argmax(below, axis=0), 0)
+    return np.where(full > 0, assigned, -1).astype(np.intp)
+
+
+def _stacked_space_names(model):
+    """The space names of a StackedRegressor's parameters (None if malformed:
+    its fit then says what is wrong)."""
+    try:
+        if model.feature_spaces is not None:
+            return [str(name) for name in model.feature_spaces]
+        return [entry[0] for entry in model.estimators]
+    except (TypeError, IndexError):
+        return None

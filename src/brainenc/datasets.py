@@ -8,6 +8,7 @@ model can reach.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -17,6 +18,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from ._validation import check_delays, check_int
 from .delays import delay_features
+from .metrics import pearson_r
 
 __all__ = ["make_encoding_data", "make_multispace_data", "spm_hrf"]
 
@@ -239,7 +241,7 @@ def make_encoding_data(
         snr=snr,
         y_clean=y_clean,
         noise=noise,
-        noise_ceiling=_pearson_r(y, y_clean),
+        noise_ceiling=_noise_ceiling(y, y_clean),
         expected_noise_ceiling=float(np.sqrt(1.0 / (1.0 + 1.0 / snr))),
     )
     return X, y, groups, truth
@@ -387,7 +389,7 @@ def make_multispace_data(
         y_clean=y_clean,
         y_clean_spaces=y_clean_spaces,
         noise=noise,
-        noise_ceiling=_pearson_r(y, y_clean),
+        noise_ceiling=_noise_ceiling(y, y_clean),
         delays=truth_space.delays,
         snr=snr,
     )
@@ -461,13 +463,12 @@ def _ar1_features(rng, lengths, n_features, rho):
     return X
 
 
-def _pearson_r(a, b):
-    a = a - a.mean(axis=0)
-    b = b - b.mean(axis=0)
-    denom = np.sqrt((a**2).sum(axis=0) * (b**2).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (a * b).sum(axis=0) / denom
-    return np.where(denom > 0, r, 0.0)
+def _noise_ceiling(y, y_clean):
+    """Pearson r of the noisy responses with their noise-free part, per target
+    (0 for a target without signal, silently: the generator made it so)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return pearson_r(y, y_clean)
 
 
 def _check_real(value, name, expected, ok):

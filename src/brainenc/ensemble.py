@@ -9,20 +9,26 @@ members' predictions with per-target weights: the mean of the ``k`` best members
 function.
 """
 
-import inspect
 import numbers
-import sys
-import time
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Integral, Interval, Real, StrOptions, _fit_context
+from ._meta import (
+    _MemberComposition,
+    as_2d_predictions,
+    call_member,
+    check_member,
+    check_member_names,
+    fit_predict_fold,
+    held_out_labels,
+    parallel_fits,
+)
 from ._validation import (
     check_groups,
     check_numeric,
@@ -31,9 +37,11 @@ from ._validation import (
     validate_X_y,
 )
 from .metrics import _CorrelationScoreMixin, pearson_r
-from .model_selection import check_run_cv
+from .model_selection import _estimator_folds
 
 __all__ = ["TargetwiseEnsemble", "targetwise_weights"]
+
+_OWNER = "TargetwiseEnsemble"
 
 _METHODS = ("topk", "softmax", "mean")
 
@@ -116,7 +124,9 @@ def targetwise_weights(scores, *, method="topk", k=5, temperature=0.3):
     return weights
 
 
-class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
+class TargetwiseEnsemble(
+    _CorrelationScoreMixin, RegressorMixin, _MemberComposition, BaseEstimator
+):
     """Per-target weighted ensemble of encoding models, weighted on held-out runs.
 
     Every member predicts every target. The ensemble scores each member, target
@@ -280,7 +290,8 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         "method": [StrOptions(set(_METHODS))],
         "k": [Interval(Integral, 1, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
-        "cv": [None, "cv_object"],
+        # validated by the one rule for internal folds (model_selection)
+        "cv": "no_validation",
         "selection_runs": [
             Interval(Integral, 1, None, closed="left"),
             Interval(Real, 0, 1, closed="neither"),
@@ -342,82 +353,75 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         X, y = validate_X_y(self, X, y, allow_nan_y=self.n_subjects > 1)
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
         self._check_subjects(y, n_outputs)
-        user_groups = None if groups is None else check_groups(groups, X.shape[0])
         groups = check_groups(groups, X.shape[0])
         runs = groups[run_starts(groups)]
 
         self.selection_runs_ = None
-        parallel = Parallel(n_jobs=self.n_jobs)
         if self.prefit:
             for name, member in zip(names, members, strict=True):
                 _check_member_fitted(name, member)
             fitted = members
-            predictions = [_predict(member, X, user_groups) for member in fitted]
+            predictions = [
+                call_member(m, "predict", X, groups=groups, name=name, owner=_OWNER)
+                for name, m in zip(names, members, strict=True)
+            ]
             selection = np.arange(X.shape[0])
             self.n_splits_ = 0
-        elif self.cv is None:
-            train, selection = self._holdout_split(groups, runs)
-            if runs.size > 1:
-                self.selection_runs_ = np.unique(groups[selection])
-            fitted_predictions = parallel(
-                delayed(_fit_predict)(
-                    member,
-                    name,
-                    X,
-                    y,
-                    user_groups,
-                    train,
-                    selection,
-                    1,
-                    1,
-                    self.verbose,
-                )
-                for name, member in zip(names, members, strict=True)
-            )
-            fitted = [pair[0] for pair in fitted_predictions]
-            predictions = [pair[1] for pair in fitted_predictions]
-            self.n_splits_ = 1
         else:
-            folds = check_run_cv(
-                self.cv,
-                groups if runs.size > 1 else None,
-                n_samples=X.shape[0],
+            if self.cv is None:
+                train, selection = self._holdout_split(groups, runs)
+                if runs.size > 1:
+                    self.selection_runs_ = np.unique(groups[selection])
+                folds = [(train, selection)]
+                refit = False
+            else:
+                folds = _estimator_folds(self.cv, groups, X.shape[0])
+                fold_of = held_out_labels(folds, X.shape[0], owner=_OWNER)
+                selection = np.flatnonzero(fold_of >= 0)
+                refit = True
+            tasks = [(m, f) for m in range(len(members)) for f in range(len(folds))]
+            if refit:
+                tasks += [(m, None) for m in range(len(members))]
+            results = parallel_fits(
+                _fit_predict,
+                (
+                    (
+                        members[m],
+                        X,
+                        y,
+                        groups,
+                        None if f is None else folds[f][0],
+                        None if f is None else folds[f][1],
+                        names[m],
+                    )
+                    for m, f in tasks
+                ),
+                len(tasks),
+                n_jobs=self.n_jobs,
+                verbose=self.verbose,
+                desc=f"{_OWNER} fits ({len(members)} members x {len(folds)} "
+                f"fold{'s' if len(folds) != 1 else ''}"
+                f"{' + refit' if refit else ''})",
             )
-            selection = _covered_samples(folds, X.shape[0])
-            all_samples = np.arange(X.shape[0])
-            jobs = [
-                (m, f, train, test)
-                for m in range(len(members))
-                for f, (train, test) in enumerate(folds)
-            ] + [(m, None, all_samples, None) for m in range(len(members))]
-            results = parallel(
-                delayed(_fit_predict)(
-                    members[m],
-                    names[m],
-                    X,
-                    y,
-                    user_groups,
-                    train,
-                    test,
-                    f,
-                    len(folds),
-                    self.verbose,
-                )
-                for m, f, train, test in jobs
-            )
-            n_fold_jobs = len(members) * len(folds)
             position = np.empty(X.shape[0], dtype=np.intp)
             position[selection] = np.arange(selection.size)
             predictions = [
                 np.empty((selection.size, n_outputs)) for _ in range(len(members))
             ]
-            for (m, _, _, test), (_, pred) in zip(
-                jobs[:n_fold_jobs], results[:n_fold_jobs], strict=True
-            ):
-                predictions[m][position[test]] = _as_2d(
-                    pred, test.size, n_outputs, names[m]
-                )
-            fitted = [estimator for estimator, _ in results[n_fold_jobs:]]
+            fitted = [None] * len(members)
+            for (m, f), (estimator, pred) in zip(tasks, results, strict=True):
+                if f is None or not refit:
+                    fitted[m] = estimator
+                if f is not None:
+                    test = folds[f][1]
+                    predictions[m][position[test]] = as_2d_predictions(
+                        pred,
+                        test.size,
+                        n_outputs,
+                        name=names[m],
+                        owner=_OWNER,
+                        dtype=np.float64,
+                    )
             self.n_splits_ = len(folds)
 
         if selection.size < 2:
@@ -439,7 +443,7 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         self.estimators_ = list(fitted)
         self.member_names_ = list(names)
         self.named_estimators_ = Bunch(**dict(zip(names, fitted, strict=True)))
-        self._y_1d = y.ndim == 1
+        self._y_1d_ = y.ndim == 1
         return self
 
     def predict(self, X, groups=None):
@@ -469,71 +473,23 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         used = np.flatnonzero(np.any(self.weights_ > 0, axis=1))
         y_pred = np.zeros((X.shape[0], n_outputs))
         for m in used:
-            pred = _predict(self.estimators_[m], X, groups)
-            pred = _as_2d(pred, X.shape[0], n_outputs, self.member_names_[m])
+            name = self.member_names_[m]
+            pred = call_member(
+                self.estimators_[m],
+                "predict",
+                X,
+                groups=groups,
+                name=name,
+                owner=_OWNER,
+            )
+            pred = as_2d_predictions(
+                pred, X.shape[0], n_outputs, name=name, owner=_OWNER, dtype=np.float64
+            )
             y_pred += pred * self.weights_[m]
-        return y_pred[:, 0] if self._y_1d else y_pred
+        return y_pred[:, 0] if self._y_1d_ else y_pred
 
     def _score_nan_policy(self):
         return "omit" if self.n_subjects > 1 else "raise"
-
-    def get_params(self, deep=True):
-        """Get parameters of the ensemble and, with ``deep``, of its members.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also return the members by name and their parameters as
-            ``<name>__<param>``.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        out = super().get_params(deep=False)
-        if not deep:
-            return out
-        estimators = out["estimators"]
-        try:
-            named = dict(estimators)
-        except (TypeError, ValueError):
-            return out
-        out.update(named)
-        for name, estimator in named.items():
-            if hasattr(estimator, "get_params"):
-                for key, value in estimator.get_params(deep=True).items():
-                    out[f"{name}__{key}"] = value
-        return out
-
-    def set_params(self, **params):
-        """Set parameters of the ensemble or of its members.
-
-        Parameters
-        ----------
-        **params : dict
-            Ensemble parameters, members by name (replacing them), or member
-            parameters as ``<name>__<param>``.
-
-        Returns
-        -------
-        self : TargetwiseEnsemble
-            This ensemble.
-        """
-        if "estimators" in params:
-            self.estimators = params.pop("estimators")
-        try:
-            names = [name for name, _ in self.estimators]
-        except (TypeError, ValueError):
-            names = []
-        replacements = {n: params.pop(n) for n in list(params) if n in names}
-        if replacements:
-            self.estimators = [
-                (name, replacements.get(name, estimator))
-                for name, estimator in self.estimators
-            ]
-        super().set_params(**params)
-        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -548,40 +504,23 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
                 "estimators must be a non-empty list of (name, estimator) "
                 f"tuples, got {estimators!r}."
             )
-        names, members = [], []
-        reserved = set(self.get_params(deep=False))
         for i, item in enumerate(estimators):
             if not (isinstance(item, tuple) and len(item) == 2):
                 raise TypeError(
                     "estimators must be a list of (name, estimator) tuples, but "
                     f"item {i} is {item!r}."
                 )
-            name, member = item
-            if not isinstance(name, str) or not name or "__" in name:
-                raise ValueError(
-                    "estimators names must be non-empty strings without '__', "
-                    f"got {name!r} for item {i}."
-                )
-            if name in reserved:
-                raise ValueError(
-                    f"estimators name {name!r} conflicts with the parameter of "
-                    "TargetwiseEnsemble of the same name; rename the member."
-                )
-            needs = ("predict",) if self.prefit else ("fit", "predict")
-            missing = [m for m in needs if not callable(getattr(member, m, None))]
-            if missing:
-                raise TypeError(
-                    f"estimators member {name!r} must be an estimator with "
-                    f"{' and '.join(needs)} methods, got "
-                    f"{type(member).__name__} without {', '.join(missing)}."
-                )
-            names.append(name)
-            members.append(member)
-        if len(set(names)) != len(names):
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            raise ValueError(
-                f"estimators names must be unique, got {repeated[0]!r} more than once."
-            )
+        names = [name for name, _ in estimators]
+        members = [member for _, member in estimators]
+        check_member_names(
+            names,
+            argname="estimators",
+            owner=_OWNER,
+            reserved=self.get_params(deep=False),
+        )
+        needs = ("predict",) if self.prefit else ("fit", "predict")
+        for name, member in zip(names, members, strict=True):
+            check_member(member, name, owner=_OWNER, methods=needs)
         return names, members
 
     def _check_subjects(self, y, n_outputs):
@@ -649,7 +588,14 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         scores = np.empty((len(names), n_outputs))
         observed = ~np.isnan(y_sel)
         for m, (name, pred) in enumerate(zip(names, predictions, strict=True)):
-            pred = _as_2d(pred, y_sel.shape[0], n_outputs, name)
+            pred = as_2d_predictions(
+                pred,
+                y_sel.shape[0],
+                n_outputs,
+                name=name,
+                owner=_OWNER,
+                dtype=np.float64,
+            )
             if not np.all(np.isfinite(pred[observed])):
                 raise ValueError(
                     f"estimators member {name!r} predicted NaN or inf on the "
@@ -669,51 +615,8 @@ class TargetwiseEnsemble(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         return scores
 
 
-def _accepts(method, name="groups"):
-    try:
-        return name in inspect.signature(method).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return False
-
-
-def _fit_predict(member, name, X, y, groups, train, test, fold, n_folds, verbose):
-    """Fit a clone of ``member`` on ``train``; predict ``test`` (if not None)."""
-    start = time.perf_counter()
-    estimator = clone(member)
-    kwargs = {}
-    if groups is not None and _accepts(estimator.fit):
-        kwargs["groups"] = groups[train]
-    estimator.fit(X[train], y[train], **kwargs)
-    pred = None
-    if test is not None:
-        pred = _predict(estimator, X[test], None if groups is None else groups[test])
-    if verbose:
-        what = "all samples" if test is None else f"fold {fold + 1}/{n_folds}"
-        print(
-            f"[TargetwiseEnsemble] member {name!r} fitted on {what} in "
-            f"{time.perf_counter() - start:.1f} s",
-            file=sys.stderr,
-            flush=True,
-        )
-    return estimator, pred
-
-
-def _predict(member, X, groups):
-    if groups is not None and _accepts(member.predict):
-        return np.asarray(member.predict(X, groups=groups))
-    return np.asarray(member.predict(X))
-
-
-def _as_2d(pred, n_samples, n_outputs, name):
-    pred = np.asarray(pred, dtype=np.float64)
-    if pred.ndim == 1:
-        pred = pred[:, np.newaxis]
-    if pred.shape != (n_samples, n_outputs):
-        raise ValueError(
-            f"estimators member {name!r} predicted an array of shape "
-            f"{pred.shape}, expected ({n_samples}, {n_outputs}) like y."
-        )
-    return pred
+def _fit_predict(member, X, y, groups, train, test, name):
+    return fit_predict_fold(member, X, y, groups, train, test, name=name, owner=_OWNER)
 
 
 def _check_member_fitted(name, member):
@@ -726,17 +629,3 @@ def _check_member_fitted(name, member):
             "prefit=False. (A clone of the ensemble clones its members unfitted; "
             "wrap them in sklearn.frozen.FrozenEstimator.)"
         ) from exc
-
-
-def _covered_samples(folds, n_samples):
-    """Sorted samples held out by some fold; error if one is held out twice."""
-    counts = np.zeros(n_samples, dtype=np.intp)
-    for _, test in folds:
-        np.add.at(counts, test, 1)
-    if np.any(counts > 1):
-        raise ValueError(
-            "cv must hold out every sample at most once, but sample "
-            f"{int(np.flatnonzero(counts > 1)[0])} is in {int(counts.max())} test "
-            "sets."
-        )
-    return np.flatnonzero(counts)

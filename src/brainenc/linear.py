@@ -188,7 +188,8 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
     _parameter_constraints = {
         "delays": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "alphas": [Interval(Real, 0, None, closed="neither"), "array-like"],
-        "cv": ["cv_object"],
+        # validated by the one rule for internal folds (model_selection)
+        "cv": "no_validation",
         "fit_intercept": ["boolean"],
         "standardize": ["boolean"],
         "scoring": [StrOptions(set(SCORINGS))],
