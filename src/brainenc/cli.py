@@ -693,10 +693,10 @@ def _run_score(args):
 
 
 def _load(args, *, responses, zscore, log, allow_nan, feature_keys):
-    from .io import _load_runs
+    from .io import load_runs
 
     progress = _Progress("loading runs", enabled=not args.quiet)
-    data = _load_runs(
+    data = load_runs(
         _feature_spec(args.features),
         responses,
         runs=args.runs,
