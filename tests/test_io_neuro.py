@@ -175,7 +175,7 @@ def test_mismatched_images_are_refused_naming_file_and_shapes(volume, tmp_path):
         f"responses file {str(small)!r} has shape (5, 7, 5, 5), whose spatial "
         "shape (5, 7, 5) differs from the mask's (6, 7, 5)"
     )):  # fmt: skip
-        _neuro_space(root).read_run(small, dtype="float32")
+        _neuro_space(root)._read_run(small, dtype="float32")
     moved = tmp_path / "moved.nii.gz"
     shifted = AFFINE.copy()
     shifted[0, 3] += 2.0
@@ -184,14 +184,14 @@ def test_mismatched_images_are_refused_naming_file_and_shapes(volume, tmp_path):
         f"responses file {str(moved)!r} has another affine than the mask "
         f"({str(root / 'mask.nii.gz')!r}; largest difference 2)"
     )):  # fmt: skip
-        _neuro_space(root).read_run(moved, dtype="float32")
+        _neuro_space(root)._read_run(moved, dtype="float32")
     flat = tmp_path / "flat.nii.gz"
     nib.save(nib.Nifti1Image(bold[..., 0], AFFINE), flat)
     with pytest.raises(ValueError, match=re.escape(
         f"responses file {str(flat)!r} must be a 4-D image (x, y, z, time), got "
         "shape (6, 7, 5)."
     )):  # fmt: skip
-        _neuro_space(root).read_run(flat, dtype="float32")
+        _neuro_space(root)._read_run(flat, dtype="float32")
     # through load_runs: the run's file is named
     (tmp_path / "feats").mkdir()
     np.save(tmp_path / "feats" / "small.npy", np.zeros((5, 2)))
@@ -589,3 +589,24 @@ def test_array_space():
     space = ResponseSpace(3)
     np.testing.assert_array_equal(space.to_image([1, 2, 3]), [1, 2, 3])
     assert space.describe() == {"kind": "array", "n_targets": 3}
+
+
+def test_the_neuro_extra_brings_what_the_code_imports():
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    neuro = project["optional-dependencies"]["neuro"]
+    names = {re.split(r"[<>=\[ ]", item)[0] for item in neuro}
+    assert names == {"nibabel", "nilearn", "mne", "matplotlib"}
+    # every library imported by the neuroimaging code is in the extra
+    sources = "".join(
+        (root / "src" / "brainenc" / name).read_text()
+        for name in ("_neuro.py", "io.py", "plotting.py")
+    )
+    imported = set(re.findall(r'needs\("(\w+)', sources))
+    imported |= set(re.findall(r'_neuro_module\("(\w+)', sources))
+    assert imported == {"nibabel", "nilearn", "mne"}
+    assert imported <= names
+    assert "brainenc[neuro]" in project["optional-dependencies"]["test"]

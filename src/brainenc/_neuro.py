@@ -98,7 +98,7 @@ class ResponseSpace:
 
     kind = "array"
     map_ending = ".npy"
-    map_endings = (".npy",)
+    _map_endings = (".npy",)
 
     def __init__(self, n_targets):
         self.n_targets = int(n_targets)
@@ -160,7 +160,7 @@ class ResponseSpace:
 
     # -- what each kind implements
 
-    def read_run(self, item, *, dtype):  # pragma: no cover - array files: io.py
+    def _read_run(self, item, *, dtype):  # pragma: no cover - array files: io.py
         raise NotImplementedError
 
     def _image(self, values, *, fill_value, dtype, names):
@@ -185,7 +185,7 @@ class ResponseSpace:
 
     # -- shared
 
-    def check_n_targets(self, n, what):
+    def _check_n_targets(self, n, what):
         if n != self.n_targets:
             raise ValueError(
                 f"{what} has {n} targets but the mask has {self.n_targets} "
@@ -225,7 +225,7 @@ class _VolumeSpace(ResponseSpace):
 
     kind = "volume"
     map_ending = ".nii.gz"
-    map_endings = (".nii.gz", ".nii")
+    _map_endings = (".nii.gz", ".nii")
     _unit = "voxels in the mask"
 
     def __init__(self, mask_img, source=None):
@@ -260,7 +260,7 @@ class _VolumeSpace(ResponseSpace):
             "affine": self.affine.tolist(),
         }
 
-    def read_run(self, path, *, dtype):
+    def _read_run(self, path, *, dtype):
         nib = needs("nibabel", "reading NIfTI responses")
         img = _load_image(nib, path, keep_file_open=True)
         if len(img.shape) != 4:
@@ -330,7 +330,7 @@ class _MaskerSpace(ResponseSpace):
 
     kind = "volume"
     map_ending = ".nii.gz"
-    map_endings = (".nii.gz", ".nii")
+    _map_endings = (".nii.gz", ".nii")
 
     def __init__(self, masker):
         self.mask = masker
@@ -344,7 +344,7 @@ class _MaskerSpace(ResponseSpace):
             "masker": type(self.mask).__name__,
         }
 
-    def read_run(self, path, *, dtype):
+    def _read_run(self, path, *, dtype):
         needs("nilearn", "reading NIfTI responses through a masker")
         if not _is_fitted(self.mask):
             # A masker given its mask or labels fits on them; one that computes
@@ -432,7 +432,7 @@ class _SurfaceSpace(ResponseSpace):
 
     kind = "surface"
     map_ending = ".func.gii"
-    map_endings = (".func.gii", ".gii")
+    _map_endings = (".func.gii", ".gii")
     _unit = "vertices in the mask"
 
     def __init__(
@@ -483,7 +483,7 @@ class _SurfaceSpace(ResponseSpace):
             "mask": self.mask_source,
         }
 
-    def read_run(self, path, *, dtype):
+    def _read_run(self, path, *, dtype):
         nib = needs("nibabel", "reading GIFTI responses")
         data = _gifti_data(_load_gifti(nib, path), path)
         if data.shape[0] != self.n_vertices:
@@ -547,7 +547,7 @@ class _CiftiSpace(ResponseSpace):
         self.mask = None
         parcels = type(axis).__name__ == "ParcelsAxis"
         self.map_ending = ".pscalar.nii" if parcels else ".dscalar.nii"
-        self.map_endings = (self.map_ending,)
+        self._map_endings = (self.map_ending,)
 
     @classmethod
     def from_series(cls, path):
@@ -562,7 +562,7 @@ class _CiftiSpace(ResponseSpace):
             "axis": type(self.axis).__name__,
         }
 
-    def read_run(self, path, *, dtype):
+    def _read_run(self, path, *, dtype):
         nib = needs("nibabel", "reading CIFTI responses")
         img = _load_cifti(nib, path)
         series, targets = img.header.get_axis(0), img.header.get_axis(1)
@@ -622,7 +622,7 @@ class _SensorSpace(ResponseSpace):
 
     kind = "sensors"
     map_ending = "-ave.fif"
-    map_endings = ("-ave.fif", "_ave.fif", "-ave.fif.gz", "_ave.fif.gz")
+    _map_endings = ("-ave.fif", "_ave.fif", "-ave.fif.gz", "_ave.fif.gz")
     _unit = "channels"
 
     def __init__(self, info, picks):
@@ -662,7 +662,7 @@ class _SensorSpace(ResponseSpace):
             "ch_names": list(self.info.ch_names),
         }
 
-    def read_run(self, item, *, dtype):
+    def _read_run(self, item, *, dtype):
         inst, what = item, f"({type(item).__name__})"
         if isinstance(item, (str, os.PathLike)):
             mne = needs("mne", "reading .fif responses")

@@ -561,9 +561,9 @@ def save_map(values, path, *, like, fill_value=0.0, dtype="float32", names=None)
     """
     space = _neuro.space_from_like(like)
     path = Path(path)
-    if not path.name.lower().endswith(space.map_endings):
+    if not path.name.lower().endswith(space._map_endings):
         raise ValueError(
-            f"path must end in {' or '.join(space.map_endings)} for a map of "
+            f"path must end in {' or '.join(space._map_endings)} for a map of "
             f"{space.kind} responses, got {str(path)!r}."
         )
     image = space.to_image(values, fill_value=fill_value, dtype=dtype, names=names)
@@ -900,7 +900,7 @@ class _Responses:
                 self.space = _neuro.space_for_series(
                     "sensors", obj, None, what="responses"
                 )
-            y, rate = self.space.read_run(obj, dtype=dtype)
+            y, rate = self.space._read_run(obj, dtype=dtype)
             return y, label, rate
         label = str(item)
         if self.kind is None:  # arrays
@@ -916,13 +916,13 @@ class _Responses:
                     self.space = _neuro.volume_space(self.mask)
                     if isinstance(self.space, _neuro._MaskerSpace):
                         self.space._check_fitted()
-            self.space.check_n_targets(y.shape[1], f"responses file {label!r}")
+            self.space._check_n_targets(y.shape[1], f"responses file {label!r}")
             return y, label, None
         if self.space is None:
             self.space = _neuro.space_for_series(
                 self.kind, item, self.mask, what="responses"
             )
-        y, rate = self.space.read_run(item, dtype=dtype)
+        y, rate = self.space._read_run(item, dtype=dtype)
         return y, label, rate
 
 

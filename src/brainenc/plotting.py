@@ -450,8 +450,8 @@ def plot_volume_map(
         data's grid), nilearn's MNI152 template (for data in MNI space), no
         background, or an anatomical image. Not used by ``kind="glass"``.
     cut_coords : sequence of 3 float, default=None
-        World coordinates (mm) of the slices; ``None`` lets nilearn find the
-        strongest cluster.
+        World coordinates (mm) of the slices; ``None`` cuts through the voxel
+        of largest absolute value.
     threshold : float, default=None
         Values whose absolute value is at most ``threshold`` are not drawn;
         ``None`` hides only the zeros (the voxels outside the mask).
@@ -848,6 +848,10 @@ def _plot_volume_image(
         import matplotlib.pyplot as plt
 
         figure = plt.figure(figsize=(9.0, 3.2))
+    if cut_coords is None and kind == "slices":
+        data = np.nan_to_num(np.asarray(image.get_fdata()))
+        peak = np.unravel_index(np.argmax(np.abs(data)), data.shape)
+        cut_coords = (image.affine @ [*peak, 1.0])[:3].tolist()
     common = {
         "figure": figure,
         "cut_coords": cut_coords,
