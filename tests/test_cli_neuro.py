@@ -7,7 +7,6 @@ network is cut for the in-process runs, so nothing can download.
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -34,13 +33,8 @@ SHAPE = (8, 9, 6)
 RUNS = {"run-1": 70, "run-2": 64, "run-3": 60, "run-4": 56}
 
 
-@pytest.fixture(autouse=True)
-def _no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+# nothing may download (see conftest.no_network)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def _responses(rng, X, weights):

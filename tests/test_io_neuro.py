@@ -5,7 +5,6 @@ network is cut for the whole module, so nothing can download.
 """
 
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,13 +18,8 @@ from brainenc.io import ResponseSpace, load_map, load_runs, save_map
 nib = pytest.importorskip("nibabel")
 
 
-@pytest.fixture(autouse=True)
-def _no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+# nothing may download (see conftest.no_network)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 # An oblique affine (rotation, anisotropic voxels, offset): kept bit for bit.

@@ -1,7 +1,6 @@
 """Brain-map figures, checked by the data they draw (nilearn, Agg backend)."""
 
 import re
-import socket
 
 import numpy as np
 import pytest
@@ -22,14 +21,8 @@ from brainenc.plotting import (  # noqa: E402
     plot_volume_map,
 )
 
-
-@pytest.fixture(autouse=True)
-def _no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+# nothing may download (see conftest.no_network)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 AFFINE = np.diag([3.0, 3.0, 3.0, 1.0])

@@ -178,7 +178,10 @@ class ResponseSpace:
         return arr
 
     def _write(self, image, path):
-        np.save(path, image)
+        if hasattr(image, "to_filename"):  # nibabel images
+            image.to_filename(str(path))
+        else:
+            np.save(path, image)
 
     def _read(self, path):
         return np.load(path, allow_pickle=False)
@@ -318,9 +321,6 @@ class _VolumeSpace(ResponseSpace):
         data = data[..., np.newaxis] if data.ndim == 3 else data
         return data[self.inside].T
 
-    def _write(self, image, path):
-        image.to_filename(str(path))
-
     def _read(self, path):
         return _load_image(needs("nibabel", "reading NIfTI maps"), path)
 
@@ -416,11 +416,7 @@ class _MaskerSpace(ResponseSpace):
         arr = np.asarray(self.mask.transform(image), dtype=np.float64)
         return arr[np.newaxis] if arr.ndim == 1 else arr
 
-    def _write(self, image, path):
-        image.to_filename(str(path))
-
-    def _read(self, path):
-        return _load_image(needs("nibabel", "reading NIfTI maps"), path)
+    _read = _VolumeSpace._read
 
 
 # --------------------------------------------------------------------------
@@ -451,7 +447,7 @@ class _SurfaceSpace(ResponseSpace):
     @classmethod
     def from_series(cls, path, mask=None):
         nib = needs("nibabel", "reading GIFTI responses")
-        img = _load_gifti(nib, path)
+        img = _load_image(nib, path, kind="GIFTI")
         data = _gifti_data(img, path)
         inside = None
         if mask is not None:
@@ -485,7 +481,7 @@ class _SurfaceSpace(ResponseSpace):
 
     def _read_run(self, path, *, dtype):
         nib = needs("nibabel", "reading GIFTI responses")
-        data = _gifti_data(_load_gifti(nib, path), path)
+        data = _gifti_data(_load_image(nib, path, kind="GIFTI"), path)
         if data.shape[0] != self.n_vertices:
             raise ValueError(
                 f"responses file {str(path)!r} has {data.shape[0]} vertices (data "
@@ -527,7 +523,7 @@ class _SurfaceSpace(ResponseSpace):
         needs("nibabel", "writing GIFTI maps").save(image, str(path))
 
     def _read(self, path):
-        return _load_gifti(needs("nibabel", "reading GIFTI maps"), path)
+        return _load_image(needs("nibabel", "reading GIFTI maps"), path, kind="GIFTI")
 
 
 # --------------------------------------------------------------------------
@@ -552,7 +548,7 @@ class _CiftiSpace(ResponseSpace):
     @classmethod
     def from_series(cls, path):
         nib = needs("nibabel", "reading CIFTI responses")
-        img = _load_cifti(nib, path)
+        img = _load_image(nib, path, kind="CIFTI-2")
         return cls(img.header.get_axis(1), source=path)
 
     def describe(self):
@@ -564,7 +560,7 @@ class _CiftiSpace(ResponseSpace):
 
     def _read_run(self, path, *, dtype):
         nib = needs("nibabel", "reading CIFTI responses")
-        img = _load_cifti(nib, path)
+        img = _load_image(nib, path, kind="CIFTI-2")
         series, targets = img.header.get_axis(0), img.header.get_axis(1)
         if type(series).__name__ != "SeriesAxis":
             raise ValueError(
@@ -606,11 +602,8 @@ class _CiftiSpace(ResponseSpace):
             )
         return np.asarray(image.dataobj, dtype=np.float64)
 
-    def _write(self, image, path):
-        image.to_filename(str(path))
-
     def _read(self, path):
-        return _load_cifti(needs("nibabel", "reading CIFTI maps"), path)
+        return _load_image(needs("nibabel", "reading CIFTI maps"), path, kind="CIFTI-2")
 
 
 # --------------------------------------------------------------------------
@@ -806,7 +799,7 @@ def space_from_like(like):
         if name.endswith((".dscalar.nii", ".pscalar.nii")):
             kind = "cifti"
         if kind == "cifti":
-            img = _load_cifti(needs("nibabel", "CIFTI maps"), path)
+            img = _load_image(needs("nibabel", "CIFTI maps"), path, kind="CIFTI-2")
             return _CiftiSpace(img.header.get_axis(1), source=path)
         if kind == "volume":
             return volume_space(path)
@@ -882,39 +875,17 @@ def _is_fitted(masker):
     )
 
 
-def _load_image(nib, path, **kwargs):
+def _load_image(nib, path, kind="NIfTI", **kwargs):
+    """``nib.load(path)``, checked to be a ``kind`` image (NIfTI, GIFTI, CIFTI-2)."""
     try:
         img = nib.load(str(path), **kwargs)
     except Exception as exc:  # nibabel raises many kinds for a bad file
         raise ValueError(f"cannot read {str(path)!r}: {_first_line(exc)}") from exc
-    if not _is_nifti(img):
+    name = type(img).__name__
+    expected = {"GIFTI": name == "GiftiImage", "CIFTI-2": name == "Cifti2Image"}
+    if not expected.get(kind, _is_nifti(img)):
         raise ValueError(
-            f"{str(path)!r} is not a NIfTI image (nibabel read a {type(img).__name__})."
-        )
-    return img
-
-
-def _load_gifti(nib, path):
-    try:
-        img = nib.load(str(path))
-    except Exception as exc:
-        raise ValueError(f"cannot read {str(path)!r}: {_first_line(exc)}") from exc
-    if type(img).__name__ != "GiftiImage":
-        raise ValueError(
-            f"{str(path)!r} is not a GIFTI image (nibabel read a {type(img).__name__})."
-        )
-    return img
-
-
-def _load_cifti(nib, path):
-    try:
-        img = nib.load(str(path))
-    except Exception as exc:
-        raise ValueError(f"cannot read {str(path)!r}: {_first_line(exc)}") from exc
-    if type(img).__name__ != "Cifti2Image":
-        raise ValueError(
-            f"{str(path)!r} is not a CIFTI-2 image (nibabel read a "
-            f"{type(img).__name__})."
+            f"{str(path)!r} is not a {kind} image (nibabel read a {name})."
         )
     return img
 
@@ -953,7 +924,7 @@ def _vertex_mask(mask, n_vertices, nib):
         if path.name.lower().endswith(".npy"):
             values = np.load(path, allow_pickle=False)
         else:
-            values = _gifti_data(_load_gifti(nib, path), path)[:, 0]
+            values = _gifti_data(_load_image(nib, path, kind="GIFTI"), path)[:, 0]
     else:
         values = np.asarray(mask)
     values = np.squeeze(values)

@@ -499,22 +499,48 @@ def plot_volume_map(
             f"{space.kind} responses; use plot_brain_map."
         )
     values = _check_map_values(values, space.n_targets)
+    if kind not in ("slices", "glass"):
+        raise ValueError(f"kind must be 'slices' or 'glass', got {kind!r}.")
     image = space.to_image(values, dtype="float32")
     if isinstance(bg_img, str) and bg_img == "mask":
         bg_img = _mask_image(space)
-    return _plot_volume_image(
-        image,
-        values,
-        kind=kind,
-        bg_img=bg_img,
-        cut_coords=cut_coords,
-        threshold=threshold,
-        vmax=vmax,
-        cmap=cmap,
-        title=title,
-        colorbar=colorbar,
-        figure=figure,
-    )
+    plotting = _neuro_module("nilearn.plotting")
+    vmax = _symmetric_vmax(values, vmax)
+    threshold = 1e-6 if threshold is None else float(threshold)
+    if figure is None:
+        import matplotlib.pyplot as plt
+
+        figure = plt.figure(figsize=(9.0, 3.2))
+    if cut_coords is None and kind == "slices":
+        data = np.nan_to_num(np.asarray(image.get_fdata()))
+        peak = np.unravel_index(np.argmax(np.abs(data)), data.shape)
+        cut_coords = (image.affine @ [*peak, 1.0])[:3].tolist()
+    common = {
+        "figure": figure,
+        "cut_coords": cut_coords,
+        "threshold": threshold,
+        "vmin": -vmax,
+        "vmax": vmax,
+        "cmap": cmap,
+        "colorbar": colorbar,
+        "symmetric_cbar": True,
+        "title": title,
+    }
+    if kind == "glass":
+        plotting.plot_glass_brain(image, plot_abs=False, **common)
+    else:
+        if isinstance(bg_img, str) and bg_img == "MNI152":
+            from nilearn.datasets import load_mni152_template
+
+            bg_img = load_mni152_template()
+        plotting.plot_stat_map(
+            image,
+            bg_img=bg_img,
+            resampling_interpolation="nearest",
+            black_bg=True,
+            **common,
+        )
+    return figure
 
 
 def plot_parcel_map(
@@ -600,15 +626,20 @@ def plot_parcel_map(
             f"labels {missing[:5].tolist()} are not in the atlas, whose labels are "
             f"{present[:10].tolist()}{' ...' if present.size > 10 else ''}."
         )
+    from ._neuro import volume_space
+
     volume = np.zeros(label_data.shape, dtype=np.float32)
     for label, value in zip(labels, values, strict=True):
         volume[label_data == label] = value
-    image = nib.Nifti1Image(volume, atlas.affine)
+    # the atlas's extent is the mask; its voxels take their parcel's value
+    extent = volume_space(
+        nib.Nifti1Image((label_data != 0).astype(np.uint8), atlas.affine)
+    )
     if isinstance(bg_img, str) and bg_img == "atlas":
-        bg_img = nib.Nifti1Image((label_data != 0).astype(np.uint8), atlas.affine)
-    return _plot_volume_image(
-        image,
-        values,
+        bg_img = "mask"
+    return plot_volume_map(
+        volume[extent.inside],
+        extent,
         kind=kind,
         bg_img=bg_img,
         cut_coords=cut_coords,
@@ -833,51 +864,6 @@ def _mask_image(space):
     ones = space.to_image(np.ones(space.n_targets), dtype="float32")
     covered = (np.asanyarray(ones.dataobj) != 0).astype(np.uint8)
     return nib.Nifti1Image(covered, ones.affine)
-
-
-def _plot_volume_image(
-    image, values, *, kind, bg_img, cut_coords, threshold, vmax, cmap, title,
-    colorbar, figure,
-):  # fmt: skip
-    if kind not in ("slices", "glass"):
-        raise ValueError(f"kind must be 'slices' or 'glass', got {kind!r}.")
-    plotting = _neuro_module("nilearn.plotting")
-    vmax = _symmetric_vmax(values, vmax)
-    threshold = 1e-6 if threshold is None else float(threshold)
-    if figure is None:
-        import matplotlib.pyplot as plt
-
-        figure = plt.figure(figsize=(9.0, 3.2))
-    if cut_coords is None and kind == "slices":
-        data = np.nan_to_num(np.asarray(image.get_fdata()))
-        peak = np.unravel_index(np.argmax(np.abs(data)), data.shape)
-        cut_coords = (image.affine @ [*peak, 1.0])[:3].tolist()
-    common = {
-        "figure": figure,
-        "cut_coords": cut_coords,
-        "threshold": threshold,
-        "vmin": -vmax,
-        "vmax": vmax,
-        "cmap": cmap,
-        "colorbar": colorbar,
-        "symmetric_cbar": True,
-        "title": title,
-    }
-    if kind == "glass":
-        plotting.plot_glass_brain(image, plot_abs=False, **common)
-    else:
-        if isinstance(bg_img, str) and bg_img == "MNI152":
-            from nilearn.datasets import load_mni152_template
-
-            bg_img = load_mni152_template()
-        plotting.plot_stat_map(
-            image,
-            bg_img=bg_img,
-            resampling_interpolation="nearest",
-            black_bg=True,
-            **common,
-        )
-    return figure
 
 
 _FSAVERAGE5_VERTICES = 10242
