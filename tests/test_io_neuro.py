@@ -144,6 +144,15 @@ def test_volume_map_fill_nan_several_maps_float64(volume, tmp_path):
     np.testing.assert_array_equal(load_map(path, like=root / "mask.nii.gz"), values)
 
 
+def test_save_map_leaves_its_values_alone(volume, tmp_path):
+    root, _, voxels, _ = volume
+    values = np.linspace(-1, 1, len(voxels))
+    values.flags.writeable = False
+    before = values.copy()
+    save_map(values, tmp_path / "r.nii.gz", like=root / "mask.nii.gz")
+    np.testing.assert_array_equal(values, before)
+
+
 def test_single_voxel_mask(volume, tmp_path):
     root, _, _, _ = volume
     inside = np.zeros(SHAPE, dtype=np.uint8)
@@ -260,14 +269,26 @@ def test_nilearn_maskers(volume, tmp_path):
     masker = NiftiMasker(mask_img=str(root / "mask.nii.gz"))
     by_masker = _load_volume(root, mask=masker)
     np.testing.assert_array_equal(by_masker.y, by_path.y)
-    assert by_masker.space.mask is masker
+    # the masker given is left unfitted; the data keep a fitted copy
+    assert not hasattr(masker, "mask_img_")
+    assert hasattr(by_masker.space.mask, "mask_img_")
+    fitted = NiftiMasker(mask_img=str(root / "mask.nii.gz")).fit()
+    assert _load_volume(root, mask=fitted).space.mask is fitted
     values = np.linspace(-0.5, 0.5, len(voxels)).astype(np.float32)
     a = nib.load(save_map(values, tmp_path / "a.nii.gz", like=by_masker))
     b = nib.load(save_map(values, tmp_path / "b.nii.gz", like=by_path))
     np.testing.assert_array_equal(a.affine, b.affine)
     np.testing.assert_array_equal(a.get_fdata(), b.get_fdata())
-    nan_map = save_map(values, tmp_path / "c.nii.gz", like=masker, fill_value=np.nan)
+    nan_map = save_map(values, tmp_path / "c.nii.gz", like=fitted, fill_value=np.nan)
     assert np.isnan(nib.load(nan_map).get_fdata()[inside == 0]).all()
+    np.testing.assert_array_equal(
+        nib.load(nan_map).get_fdata()[inside != 0], b.get_fdata()[inside != 0]
+    )
+    with pytest.raises(ValueError, match=re.escape(
+        "like: the NiftiMasker must be fitted (call its fit method, or pass the "
+        "data returned by load_runs)."
+    )):  # fmt: skip
+        save_map(values, tmp_path / "d.nii.gz", like=masker)
 
     # parcels: the targets are the labels' mean signals
     labels = np.zeros(SHAPE, np.int16)

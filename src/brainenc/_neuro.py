@@ -78,7 +78,8 @@ class ResponseSpace:
         channels or columns), in the order of the columns of ``y``.
     mask : object or None
         What chose the targets: the mask image (nibabel) or the nilearn
-        masker of a volume, the per-vertex boolean mask of a surface, the
+        masker of a volume (a fitted copy, when the masker given was not
+        fitted), the per-vertex boolean mask of a surface, the
         channel names of MEG/EEG data; None where every target of the files
         is used.
     map_ending : str
@@ -354,6 +355,10 @@ class _MaskerSpace(ResponseSpace):
                 getattr(self.mask, name, None) is not None
                 for name in ("mask_img", "labels_img", "maps_img")
             )
+            # Fit a copy: the user's masker is left as it was given.
+            from sklearn.base import clone
+
+            self.mask = clone(self.mask)
             self.mask.fit() if given else self.mask.fit(str(path))
         try:
             y = np.asarray(self.mask.transform(str(path)))

@@ -511,6 +511,7 @@ class _FitResult:
     """
 
     model: object
+    params: dict
     y_pred: np.ndarray
     r: np.ndarray
     columns: dict = field(default_factory=dict)
@@ -586,6 +587,7 @@ def _fit_and_score(args, entry, estimator_class, params, data, log):
         maps["ceiling"] = data.ceiling
     return _FitResult(
         model=model,
+        params=params,
         y_pred=y_pred,
         r=r,
         columns=columns,
@@ -620,7 +622,7 @@ def _write_fit(args, out, data, result, log, start):
     }
     files = {}
     # Progress was for this command; the saved model is quiet unless asked.
-    model.set_params(verbose=_parse_params(args.param).get("verbose", 0))
+    model.set_params(verbose=result.params.get("verbose", 0))
     files["model"] = str(save_model(out / _MODEL_FILE, model, **_jsonable(metadata)))
     files["predictions"] = str(out / "predictions.npz")
     np.savez(
