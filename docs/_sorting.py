@@ -7,6 +7,7 @@ ORDER = [
     "variance_partitioning.py",
     "targetwise_ensemble.py",
     "neural_encoder.py",
+    "brain_maps.py",
 ]
 
 

@@ -60,7 +60,7 @@ numpydoc_xref_param_type = False
 # so they cannot be resolved here; they are not brainenc's broken references.
 _EXTERNAL = (
     r"(sklearn|numpy|np|scipy|joblib|himalaya|torch|skorch|dask|distributed"
-    r"|matplotlib|nitime|pandas|mne)(\..*)?"
+    r"|matplotlib|nitime|pandas|mne|nibabel|nilearn|tqdm)(\..*)?"
 )
 nitpick_ignore_regex = [
     ("py:.*", _EXTERNAL),
@@ -139,9 +139,11 @@ _MODULES = [
     "brainenc.datasets",
     "brainenc.delays",
     "brainenc.ensemble",
+    "brainenc.io",
     "brainenc.linear",
     "brainenc.metrics",
     "brainenc.model_selection",
+    "brainenc.plotting",
     "brainenc.stacking",
     "brainenc.neural",
 ]

@@ -1,6 +1,7 @@
 """Test-session settings shared by every test module."""
 
 import importlib.util
+import socket
 
 import pytest
 
@@ -22,3 +23,18 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fail a test that opens a network connection (tests must never download).
+
+    The neuroimaging tests use it: nilearn ships the fsaverage5 meshes and the
+    MNI template they draw on, and this proves nothing is fetched instead.
+    """
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)

@@ -583,3 +583,22 @@ def test_fit_bad_input_in_a_subprocess(tmp_path):
     assert (
         proc.stderr == f"brainenc: error: features file not found: '{tmp_path}/x.h5'.\n"
     )
+
+
+def test_progress_bar_on_a_terminal_only(broken, tmp_path, capsys, monkeypatch):
+    import brainenc.cli
+
+    # on a terminal: the library's tqdm bar over the runs, then the log lines
+    monkeypatch.setattr(brainenc.cli, "_on_terminal", lambda: True)
+    argv = _fit_args(broken, tmp_path / "out", "--no-figures")
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "brainenc: loading runs: 100%" in err
+    assert "4/4" in err
+    assert "brainenc: loaded 4 runs (" in err
+    # elsewhere (a log file, a pipe): no bar, one line per message
+    monkeypatch.setattr(brainenc.cli, "_on_terminal", lambda: False)
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "loading runs" not in err
+    assert "brainenc: loaded 4 runs (" in err

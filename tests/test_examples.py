@@ -5,7 +5,8 @@ matplotlib's non-interactive backend and one BLAS thread (two threads per
 process on a loaded 2-core machine slow the ridge solvers many times over).
 The examples print their results; the figures are checked by looking at the
 docs build. An example that needs an optional dependency (torch and skorch
-for the neural encoders, nitime for its data) is skipped without it.
+for the neural encoders, nitime for its data, nibabel and nilearn for brain
+maps) is skipped without it.
 """
 
 import importlib.util
@@ -25,6 +26,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 OPTIONAL = {
     r"^\s*(from|import) brainenc\.neural\b": ("torch", "skorch"),
     r"^\s*import nitime\b": ("nitime",),
+    r"^\s*import nibabel\b": ("nibabel", "nilearn"),
 }
 
 

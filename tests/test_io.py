@@ -309,3 +309,16 @@ def test_not_a_model_file(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros(3))
     with pytest.raises(ValueError, match=r"is not a brainenc model file"):
         load_model(tmp_path / "x.npy")
+
+
+def test_load_runs_reports_progress_to_a_callback(runs):
+    root, _ = runs
+    calls = []
+    data = load_runs(root / "*.h5", root / "bold", callback=lambda *a: calls.append(a))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert data.runs == ["run-1", "run-2", "run-10"]
+    # a progress bar is such a callable
+    from brainenc._progress import progress_bar
+
+    with progress_bar("runs", verbose=0) as bar:
+        load_runs(root / "*.h5", root / "bold", callback=bar)

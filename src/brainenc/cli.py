@@ -3,14 +3,19 @@
 - ``brainenc demo`` fits a :class:`~brainenc.DelayedRidge` on synthetic data with
   a known noise ceiling and reports how close it gets.
 - ``brainenc fit`` loads per-run feature and response files
-  (:func:`brainenc.io.load_runs`), holds out the last run(s), fits a model on
-  the others and writes to ``--out`` the model (``model.pkl``), the held-out
+  (:func:`brainenc.io.load_runs`: arrays, or NIfTI runs with ``--mask``, GIFTI
+  or CIFTI series, MNE ``.fif`` files), holds out the last run(s), fits a model
+  on the others and writes to ``--out`` the model (``model.pkl``), the held-out
   predictions (``predictions.npz``), the per-target held-out scores
-  (``scores.csv``), a summary (``summary.json``) and figures (``figures/*.png``).
-- ``brainenc predict`` and ``brainenc score`` apply a saved model to new files.
+  (``scores.csv``), a summary (``summary.json``), the scores as brain maps in
+  the responses' space (``r.nii.gz``, ``r.func.gii``, ``r.dscalar.nii``,
+  ``r-ave.fif``) and figures (``figures/*.png``, ``figures/r_map.png``).
+- ``brainenc predict`` and ``brainenc score`` apply a saved model to new files
+  (``score --map`` writes the map of its scores).
 
-``python -m brainenc`` runs the same commands. Progress goes to stderr, results
-to stdout; an error prints one line ``brainenc: error: ...`` and exits with 1.
+``python -m brainenc`` runs the same commands. Progress goes to stderr (a bar on
+a terminal), results to stdout; an error prints one line
+``brainenc: error: ...`` and exits with 1.
 """
 
 import argparse
@@ -23,6 +28,7 @@ import re
 import sys
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -70,14 +76,12 @@ def main(argv=None):
         with _one_line_warnings():
             return args.func(args)
     except KeyboardInterrupt:
-        _Progress.end_line()
-        print("brainenc: interrupted", file=sys.stderr)
+        _print_line("brainenc: interrupted")
         return 130
     except Exception as exc:  # one line, no traceback
-        _Progress.end_line()
         message = str(exc).strip().splitlines()
         message = message[0] if message else type(exc).__name__
-        print(f"brainenc: error: {message}", file=sys.stderr)
+        _print_line(f"brainenc: error: {message}")
         return 1
 
 
@@ -230,20 +234,6 @@ def _run_demo(args):
     return 0
 
 
-# --------------------------------------------------------------------------
-# fit / predict / score
-
-#: Models of ``brainenc fit --model``: name -> (module, class).
-MODELS = {
-    "delayed-ridge": ("brainenc.linear", "DelayedRidge"),
-    "stacked": ("brainenc.stacking", "StackedRegressor"),
-    "pca-mlp": ("brainenc.neural", "PCAMLPEncoder"),
-    "conv": ("brainenc.neural", "ConvTemporalEncoder"),
-}
-
-_MODEL_FILE = "model.pkl"
-
-
 def _add_data_arguments(parser, *, responses, zscore):
     data = parser.add_argument_group("data")
     data.add_argument(
@@ -266,12 +256,28 @@ def _add_data_arguments(parser, *, responses, zscore):
             action="extend",
             required=True,
             metavar="PATH",
-            help="response files, one per run, paired with the features by run name",
+            help=(
+                "response files, one per run, paired with the features by run "
+                "name: .npy/.npz/.h5 arrays, 4-D NIfTI images (.nii, .nii.gz; "
+                "with --mask), GIFTI series (.func.gii), CIFTI series "
+                "(.dtseries.nii) or MNE raw files (.fif)"
+            ),
         )
         data.add_argument(
             "--response-key",
             metavar="KEY",
             help="array to read in .npz/.h5 response files holding several",
+        )
+        data.add_argument(
+            "--mask",
+            metavar="PATH",
+            help=(
+                "brain mask image (.nii/.nii.gz): its non-zero voxels are the "
+                "targets of NIfTI responses (required there); for GIFTI "
+                "responses, one value per vertex (.gii/.npy), non-zero kept; for "
+                "array responses, the mask whose voxels the columns are, to "
+                "write brain maps"
+            ),
         )
     data.add_argument(
         "--runs",
@@ -338,7 +344,10 @@ def _add_fit_parser(commands):
             "held-out runs. Writes to --out: model.pkl (the model fitted on the "
             "training runs, which made the held-out predictions), predictions.npz "
             "(held-out predictions, one array per run), scores.csv (held-out "
-            "Pearson r per target), summary.json and figures/*.png."
+            "Pearson r per target), summary.json, figures/*.png and, for "
+            "neuroimaging responses, the scores as maps in their space "
+            "(r.nii.gz with mask.nii.gz, r.func.gii, r.dscalar.nii or "
+            "r-ave.fif) and figures/r_map.png."
         ),
     )
     _add_data_arguments(fit, responses=True, zscore=True)
@@ -347,7 +356,7 @@ def _add_fit_parser(commands):
         "--model",
         default="delayed-ridge",
         metavar="NAME",
-        help=f"one of {', '.join(MODELS)} (default: %(default)s)",
+        help=f"one of {', '.join(_MODELS)} (default: %(default)s)",
     )
     model.add_argument(
         "--param",
@@ -411,7 +420,10 @@ def _add_fit_parser(commands):
         "--tr",
         type=_positive_float,
         metavar="SECONDS",
-        help="sampling interval, to draw the delay profile in seconds",
+        help=(
+            "sampling interval (TR), to draw the delay profile in seconds "
+            "(default: from the NIfTI, CIFTI or .fif files when they say it)"
+        ),
     )
     output.add_argument(
         "--no-figures", action="store_true", help="do not draw the figures"
@@ -452,49 +464,93 @@ def _add_score_parser(commands):
     score.add_argument(
         "--out", metavar="FILE", help="write per-target scores to this CSV file"
     )
+    score.add_argument(
+        "--map",
+        metavar="FILE",
+        help=(
+            "write the per-target scores as a map in the responses' space "
+            "(r.nii.gz, r.func.gii, r.dscalar.nii, r-ave.fif); NIfTI responses "
+            "use --mask, or the mask the model was fitted with"
+        ),
+    )
     score.set_defaults(func=_run_score)
 
 
-def _run_fit(args):
-    from . import __version__
-    from .io import save_model
-    from .metrics import pearson_r
+# --------------------------------------------------------------------------
+# fit / predict / score
 
+_MODEL_FILE = "model.pkl"
+
+
+def _run_fit(args):
+    """``brainenc fit``: load, fit and score, write."""
     start = time.perf_counter()
     log = _Log(args.quiet)
-    if args.model not in MODELS:
-        raise ValueError(
-            f"unknown model {args.model!r}; choose one of {', '.join(MODELS)}."
-        )
+    entry = _model_entry(args.model)
     params = _parse_params(args.param)
-    estimator_class = _import_model(args.model)
-    _check_param_names(args.model, estimator_class, params)
+    estimator_class = entry.load(args.model)
+    _check_param_names(args.model, entry, estimator_class, params)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out must be a directory, but {str(out)!r} is a file.")
+    data = _load_fit_data(args, entry, log)
+    data.load_time = time.perf_counter() - start
+    result = _fit_and_score(args, entry, estimator_class, params, data, log)
+    _write_fit(args, out, data, result, log, start)
+    return 0
 
+
+@dataclass
+class _FitResult:
+    """What ``brainenc fit`` computed, for the write step.
+
+    ``columns`` are the per-target columns of ``scores.csv`` after ``r`` and
+    ``maps`` the per-target values written as maps in the responses' space
+    (``{name}{ending}``, e.g. ``r.nii.gz``), both in the order given;
+    ``figure_maps`` names the maps also drawn as ``figures/{name}_map.png``.
+    """
+
+    model: object
+    params: dict
+    y_pred: np.ndarray
+    r: np.ndarray
+    columns: dict = field(default_factory=dict)
+    maps: dict = field(default_factory=dict)
+    figure_maps: tuple = ("r",)
+    hyperparameters: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+
+def _load_fit_data(args, entry, log):
+    """The data of ``fit``: runs loaded, test runs chosen, the noise ceiling."""
     zscore = None if args.zscore == "none" else args.zscore
     data = _load(
         args,
         responses=args.responses,
         zscore=zscore,
-        log=log,
-        allow_nan=args.model == "conv",
+        allow_nan=entry.nan_y,
         feature_keys=args.feature_keys,
+        mask=args.mask,
+        sfreq=None if args.tr is None else 1.0 / args.tr,
     )
-    test_runs = _test_runs(args, data.runs)
-    train_runs = [run for run in data.runs if run not in test_runs]
-    test = np.isin(data.groups, test_runs)
-    train = ~test
-    ceiling = None
+    data.zscore = zscore
+    data.test_runs = _test_runs(args, data.runs)
+    data.train_runs = [run for run in data.runs if run not in data.test_runs]
+    data.test = np.isin(data.groups, data.test_runs)
+    data.train = ~data.test
+    data.ceiling = None
     if args.repeats is not None:
-        ceiling = _ceiling(args, data.y.shape[1])
+        data.ceiling = _ceiling(args, data.y.shape[1])
     for message in data.messages:
         log(message)
-    load_time = time.perf_counter() - start
+    return data
 
-    model = _build_model(
-        args.model,
+
+def _fit_and_score(args, entry, estimator_class, params, data, log):
+    """Fit on the training runs, score per target on the held-out runs."""
+    from .metrics import pearson_r
+
+    model = entry.build(
         estimator_class,
         params,
         data.feature_spaces,
@@ -504,11 +560,12 @@ def _run_fit(args):
     spaces = ", ".join(
         f"{name} {cols.stop - cols.start}" for name, cols in data.feature_spaces.items()
     )
+    train, test = data.train, data.test
     log(
         f"{len(data.runs)} runs, {data.X.shape[0]} samples, {data.X.shape[1]} "
-        f"features ({spaces}), {data.y.shape[1]} targets; training on "
-        f"{len(train_runs)} runs ({int(train.sum())} samples), testing on "
-        f"{', '.join(test_runs)} ({int(test.sum())} samples)"
+        f"features ({spaces}), {data.y.shape[1]} targets{_space_text(data.space)}; "
+        f"training on {len(data.train_runs)} runs ({int(train.sum())} samples), "
+        f"testing on {', '.join(data.test_runs)} ({int(test.sum())} samples)"
     )
     log(f"fitting {type(model).__name__} ...")
     tic = time.perf_counter()
@@ -523,8 +580,31 @@ def _run_fit(args):
     nan_policy = "omit" if np.isnan(data.y[test]).any() else "raise"
     r = pearson_r(data.y[test], y_pred, nan_policy=nan_policy)
 
+    hyper, columns = entry.summary(model)
+    maps = {"r": r}
+    if data.ceiling is not None:
+        columns = {"ceiling": data.ceiling, **columns}
+        maps["ceiling"] = data.ceiling
+    return _FitResult(
+        model=model,
+        params=params,
+        y_pred=y_pred,
+        r=r,
+        columns=columns,
+        maps=maps,
+        hyperparameters=hyper,
+        timings={"fit": fit_time, "predict": predict_time},
+    )
+
+
+def _write_fit(args, out, data, result, log, start):
+    """Write every output of ``fit`` to ``out`` and print the results table."""
+    from . import __version__
+    from .io import save_model
+
     out.mkdir(parents=True, exist_ok=True)
-    files = {}
+    model, r, ceiling = result.model, result.r, data.ceiling
+    space = _describe_space(data.space)
     metadata = {
         "model": args.model,
         "feature_spaces": {
@@ -532,29 +612,40 @@ def _run_fit(args):
         },
         "feature_keys": args.feature_keys,
         "response_key": args.response_key,
-        "zscore": zscore,
+        "zscore": data.zscore,
         "n_features": int(data.X.shape[1]),
         "n_targets": int(data.y.shape[1]),
-        "train_runs": train_runs,
-        "test_runs": test_runs,
+        "train_runs": data.train_runs,
+        "test_runs": data.test_runs,
+        "responses": space,
+        "sfreq": data.sfreq,
     }
+    files = {}
     # Progress was for this command; the saved model is quiet unless asked.
-    model.set_params(verbose=params.get("verbose", 0))
-    files["model"] = str(save_model(out / _MODEL_FILE, model, **metadata))
+    model.set_params(verbose=result.params.get("verbose", 0))
+    files["model"] = str(save_model(out / _MODEL_FILE, model, **_jsonable(metadata)))
     files["predictions"] = str(out / "predictions.npz")
     np.savez(
         out / "predictions.npz",
-        **{run: y_pred[data.groups[test] == run] for run in test_runs},
+        **{run: result.y_pred[data.groups[data.test] == run] for run in data.test_runs},
     )
-    hyper, columns = _hyperparameters(model, data.feature_spaces)
-    if ceiling is not None:
-        columns = {"ceiling": ceiling, **columns}
-    files["scores"] = str(_write_scores(out / "scores.csv", r, columns))
+    files["scores"] = str(_write_scores(out / "scores.csv", r, result.columns))
+    maps = _write_maps(out, data.space, result.maps)
+    if maps:
+        files["maps"] = {name: str(path) for name, path in maps.items()}
+        names = ", ".join(path.name for path in maps.values())
+        log(f"wrote {len(maps)} map(s) to {out}: {names}")
+    mask = _write_mask(out, data.space)
+    if mask is not None:
+        files["mask"] = str(mask)
 
     figure_time = 0.0
     if not args.no_figures:
         tic = time.perf_counter()
-        figures = _draw_figures(out / "figures", model, r, ceiling, args.tr, log)
+        tr = args.tr if args.tr is not None else _interval(data.sfreq)
+        figures = _draw_figures(out / "figures", model, r, ceiling, tr, log)
+        figures += _draw_maps(out / "figures", data.space, result, log)
+        log(f"wrote {len(figures)} figures to {out / 'figures'}")
         figure_time = time.perf_counter() - tic
         files["figures"] = [str(path) for path in figures]
 
@@ -579,10 +670,10 @@ def _run_fit(args):
         "params": _jsonable(_model_params(model)),
         "data": {
             "runs": data.runs,
-            "train_runs": train_runs,
-            "test_runs": test_runs,
-            "n_samples_train": int(train.sum()),
-            "n_samples_test": int(test.sum()),
+            "train_runs": data.train_runs,
+            "test_runs": data.test_runs,
+            "n_samples_train": int(data.train.sum()),
+            "n_samples_test": int(data.test.sum()),
             "n_samples_per_run": data.n_samples_per_run,
             "n_features": int(data.X.shape[1]),
             "n_targets": int(data.y.shape[1]),
@@ -591,7 +682,9 @@ def _run_fit(args):
                 for name, cols in data.feature_spaces.items()
             },
             "adjusted_runs": data.adjusted,
-            "zscore": zscore,
+            "zscore": data.zscore,
+            "sfreq": data.sfreq,
+            "responses": space,
             "files": data.files,
         },
         "evaluation": (
@@ -600,11 +693,11 @@ def _run_fit(args):
             "runs together"
         ),
         "scores": scores,
-        "hyperparameters": _jsonable(hyper),
+        "hyperparameters": _jsonable(result.hyperparameters),
         "timings_s": {
-            "load": round(load_time, 3),
-            "fit": round(fit_time, 3),
-            "predict": round(predict_time, 3),
+            "load": round(data.load_time, 3),
+            "fit": round(result.timings["fit"], 3),
+            "predict": round(result.timings["predict"], 3),
             "figures": round(figure_time, 3),
             "total": round(time.perf_counter() - start, 3),
         },
@@ -618,10 +711,9 @@ def _run_fit(args):
     rows.append(("held-out median r", f"{scores['median_r']:.4f}"))
     if ceiling is not None:
         rows.append(("mean noise ceiling", f"{scores['mean_ceiling']:.4f}"))
-    rows.append(("fit time (s)", f"{fit_time:.2f}"))
+    rows.append(("fit time (s)", f"{result.timings['fit']:.2f}"))
     rows.append(("output", str(out)))
     _print_table(rows)
-    return 0
 
 
 def _run_predict(args):
@@ -632,7 +724,7 @@ def _run_predict(args):
         raise ValueError(
             f"--out must end in .npz, .h5, .hdf5 or .npy, got {str(target)!r}."
         )
-    data = _load_for_model(args, metadata, responses=None, log=log)
+    data = _load_for_model(args, metadata, responses=None)
     for message in data.messages:
         log(message)
     y_pred = model.predict(data.X, groups=data.groups)
@@ -658,16 +750,24 @@ def _run_predict(args):
 
 
 def _run_score(args):
+    from .io import save_map
     from .metrics import pearson_r
 
     log = _Log(args.quiet)
     model, metadata = _load_saved(args.model)
-    data = _load_for_model(args, metadata, responses=args.responses, log=log)
+    if args.mask is None:
+        args.mask = (metadata.get("responses") or {}).get("mask")
+    data = _load_for_model(args, metadata, responses=args.responses)
     n_targets = metadata.get("n_targets")
     if data.y.shape[1] != n_targets:
         raise ValueError(
             f"the responses have {data.y.shape[1]} targets but the model was fitted "
             f"on {n_targets}."
+        )
+    if args.map is not None and not _has_place(data.space):
+        raise ValueError(
+            "--map needs neuroimaging responses (NIfTI with --mask, GIFTI, CIFTI, "
+            "MNE .fif) or array responses with --mask; these are plain arrays."
         )
     for message in data.messages:
         log(message)
@@ -678,6 +778,9 @@ def _run_score(args):
     if args.out is not None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         _write_scores(Path(args.out), r, {})
+    if args.map is not None:
+        Path(args.map).parent.mkdir(parents=True, exist_ok=True)
+        log(f"wrote {save_map(r, args.map, like=data.space, names=['r'])}")
     _print_table(
         [
             ("mean r", f"{float(np.mean(r)):.4f}"),
@@ -689,37 +792,234 @@ def _run_score(args):
     return 0
 
 
+# ---- the models of `brainenc fit --model`
+
+
+@dataclass(frozen=True)
+class _Model:
+    """How ``brainenc fit`` builds, checks and reports one model.
+
+    ``build(estimator_class, params, feature_spaces, seed, verbose=...)``
+    makes the estimator; ``params(estimator_class)`` lists the ``--param``
+    names it takes; ``summary(fitted)`` returns what it adds to
+    ``summary.json`` (a dict) and to ``scores.csv`` (per-target columns);
+    ``nan_y`` says whether it takes NaN in ``y`` (missing samples of
+    multi-subject responses); ``extra`` is the pip extra it needs.
+    """
+
+    module: str
+    cls: str
+    build: object
+    params: object
+    summary: object
+    nan_y: bool = False
+    extra: str = None
+
+    def load(self, name):
+        import importlib
+
+        try:
+            return getattr(importlib.import_module(self.module), self.cls)
+        except ImportError:
+            if self.extra is None:
+                raise
+            raise ImportError(
+                f"model {name!r} needs PyTorch and skorch: pip install "
+                f"'brainenc[{self.extra}]'"
+            ) from None
+
+
+#: Parameters the command sets from the data and its own options.
+_RESERVED = {"feature_spaces", "estimators"}
+
+
+def _own_params(estimator_class):
+    return set(estimator_class().get_params(deep=False))
+
+
+def _stacked_params(estimator_class):
+    from .linear import DelayedRidge
+
+    ridge = set(DelayedRidge().get_params(deep=False)) - _RESERVED
+    return _own_params(estimator_class) | ridge | {f"ridge__{key}" for key in ridge}
+
+
+def _build_flat(estimator_class, params, feature_spaces, seed, *, verbose):
+    kwargs = {"feature_spaces": dict(feature_spaces), "random_state": seed}
+    kwargs["verbose"] = int(verbose)
+    kwargs.update(params)
+    return estimator_class(**kwargs)
+
+
+def _build_stacked(estimator_class, params, feature_spaces, seed, *, verbose):
+    """One DelayedRidge per feature space; ridge parameters go to each."""
+    from .linear import DelayedRidge
+
+    stack_keys = _own_params(estimator_class)
+    stack, ridge = {}, {}
+    for key, value in params.items():
+        if key.startswith("ridge__"):
+            ridge[key[len("ridge__") :]] = value
+        elif key in stack_keys:
+            stack[key] = value
+        else:
+            ridge[key] = value
+    estimators = [
+        (space, DelayedRidge(**ridge), cols) for space, cols in feature_spaces.items()
+    ]
+    kwargs = {"random_state": seed, "verbose": int(verbose), **stack}
+    return estimator_class(estimators, **kwargs)
+
+
+def _ridge_report(model):
+    return _ridge_summary(model), {
+        "alpha": np.asarray(model.best_alphas_, dtype=np.float64)
+    }
+
+
+def _stacked_report(model):
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    spaces = list(model.space_names_)
+    dominant = weights.argmax(axis=0)
+    hyper = {
+        "final": model.final,
+        "weights_mean": dict(zip(spaces, weights.mean(axis=1), strict=True)),
+        "dominant_space_counts": {
+            space: int(np.sum(dominant == k)) for k, space in enumerate(spaces)
+        },
+        "spaces": {
+            space: _ridge_summary(est)
+            for space, est in zip(spaces, model.estimators_, strict=True)
+            if hasattr(est, "best_alphas_")
+        },
+    }
+    columns = {f"weight_{space}": weights[k] for k, space in enumerate(spaces)}
+    return hyper, columns
+
+
+def _neural_report(model):
+    hyper = {
+        attr.rstrip("_"): getattr(model, attr)
+        for attr in ("best_epoch_", "n_epochs_", "n_components_", "device_")
+        if hasattr(model, attr)
+    }
+    return hyper, {}
+
+
+#: The models of ``brainenc fit --model``, by name.
+_MODELS = {
+    "delayed-ridge": _Model(
+        "brainenc.linear", "DelayedRidge", _build_flat, _own_params, _ridge_report
+    ),
+    "stacked": _Model(
+        "brainenc.stacking",
+        "StackedRegressor",
+        _build_stacked,
+        _stacked_params,
+        _stacked_report,
+    ),
+    "pca-mlp": _Model(
+        "brainenc.neural",
+        "PCAMLPEncoder",
+        _build_flat,
+        _own_params,
+        _neural_report,
+        extra="deep",
+    ),
+    "conv": _Model(
+        "brainenc.neural",
+        "ConvTemporalEncoder",
+        _build_flat,
+        _own_params,
+        _neural_report,
+        nan_y=True,
+        extra="deep",
+    ),
+}
+
+
+def _model_entry(name):
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(_MODELS)}.")
+    return _MODELS[name]
+
+
+def _check_param_names(name, entry, estimator_class, params):
+    valid = entry.params(estimator_class) - _RESERVED
+    for key in params:
+        if key in _RESERVED:
+            raise ValueError(
+                f"--param {key} is set by the command from the feature files; "
+                "remove it."
+            )
+        if key not in valid:
+            raise ValueError(
+                f"unknown parameter {key!r} for model {name!r}; valid parameters: "
+                f"{', '.join(sorted(valid))}."
+            )
+
+
+def _ridge_summary(model):
+    alphas = np.asarray(model.best_alphas_, dtype=np.float64)
+    summary = {
+        "delays": np.asarray(model.delays_).tolist(),
+        "alpha_median": float(np.median(alphas)),
+        "alpha_min": float(alphas.min()),
+        "alpha_max": float(alphas.max()),
+        "solver": getattr(model, "solver_", None),
+        "backend": getattr(model, "backend_", None),
+    }
+    if hasattr(model, "space_alphas_"):
+        summary["space_alpha_median"] = dict(
+            zip(
+                model.space_names_,
+                np.median(model.space_alphas_, axis=1).tolist(),
+                strict=True,
+            )
+        )
+    return summary
+
+
 # ---- helpers of the commands
 
 
-def _load(args, *, responses, zscore, log, allow_nan, feature_keys):
-    from .io import _load_runs
+def _load(args, *, responses, zscore, allow_nan, feature_keys, mask=None, sfreq=None):
+    from ._progress import progress_bar
+    from .io import load_runs
 
-    progress = _Progress("loading runs", enabled=not args.quiet)
-    data = _load_runs(
-        _feature_spec(args.features),
-        responses,
-        runs=args.runs,
-        feature_keys=feature_keys,
-        response_key=args.response_key if responses is not None else None,
-        run_pattern=args.run_pattern,
-        length_mismatch=args.length_mismatch,
-        max_mismatch=args.max_mismatch,
-        zscore=zscore,
-        allow_nan_responses=allow_nan,
-        dtype="float32",
-        callback=progress.update,
-    )
-    # Reported by the caller once its own checks passed, so that bad input
-    # gives one line on stderr and nothing else.
-    data.messages = [progress.close(report=False)] + [
+    tic = time.perf_counter()
+    # A bar on a terminal only: in a log file or a pipe the loaded runs are one
+    # line, reported by the caller once its own checks passed, so that bad
+    # input gives one line on stderr and nothing else.
+    with progress_bar(
+        "brainenc: loading runs", verbose=not args.quiet and _on_terminal(), unit="run"
+    ) as bar:
+        data = load_runs(
+            _feature_spec(args.features),
+            responses,
+            runs=args.runs,
+            feature_keys=feature_keys,
+            response_key=args.response_key if responses is not None else None,
+            mask=mask,
+            sfreq=sfreq,
+            run_pattern=args.run_pattern,
+            length_mismatch=args.length_mismatch,
+            max_mismatch=args.max_mismatch,
+            zscore=zscore,
+            allow_nan_responses=allow_nan,
+            dtype="float32",
+            callback=bar,
+        )
+    data.messages = [
+        f"loaded {len(data.runs)} runs ({time.perf_counter() - tic:.1f} s)"
+    ] + [
         f"run {run!r}: {note} ({_lengths_text(data.lengths[run])})"
         for run, note in data.adjusted.items()
     ]
     return data
 
 
-def _load_for_model(args, metadata, *, responses, log):
+def _load_for_model(args, metadata, *, responses):
     zscore = metadata.get("zscore")
     if responses is None and zscore == "both":
         zscore = "features"
@@ -729,13 +1029,14 @@ def _load_for_model(args, metadata, *, responses, log):
         args.response_key = metadata.get("response_key")
     elif responses is None:
         args.response_key = None
+    entry = _MODELS.get(metadata.get("model"))
     data = _load(
         args,
         responses=responses,
         zscore=zscore,
-        log=log,
-        allow_nan=metadata.get("model") == "conv",
+        allow_nan=entry is not None and entry.nan_y,
         feature_keys=metadata.get("feature_keys"),
+        mask=getattr(args, "mask", None) if responses is not None else None,
     )
     expected = {
         name: stop - start for name, (start, stop) in metadata["feature_spaces"].items()
@@ -841,119 +1142,6 @@ def _parse_params(items):
     return params
 
 
-def _import_model(name):
-    import importlib
-
-    module, cls = MODELS[name]
-    try:
-        return getattr(importlib.import_module(module), cls)
-    except ImportError:
-        raise ImportError(
-            f"model {name!r} needs PyTorch and skorch: pip install 'brainenc[deep]'"
-        ) from None
-
-
-#: Parameters the command sets from the data and its own options.
-_RESERVED = {"feature_spaces", "estimators"}
-
-
-def _check_param_names(name, estimator_class, params):
-    valid = set(estimator_class().get_params(deep=False)) - _RESERVED
-    if name == "stacked":
-        from .linear import DelayedRidge
-
-        ridge = set(DelayedRidge().get_params(deep=False)) - _RESERVED
-        valid |= ridge | {f"ridge__{key}" for key in ridge}
-    for key in params:
-        if key in _RESERVED:
-            raise ValueError(
-                f"--param {key} is set by the command from the feature files; "
-                "remove it."
-            )
-        if key not in valid:
-            raise ValueError(
-                f"unknown parameter {key!r} for model {name!r}; valid parameters: "
-                f"{', '.join(sorted(valid))}."
-            )
-
-
-def _build_model(name, estimator_class, params, feature_spaces, seed, *, verbose):
-    if name == "stacked":
-        from .linear import DelayedRidge
-
-        stack_keys = set(estimator_class().get_params(deep=False))
-        stack, ridge = {}, {}
-        for key, value in params.items():
-            if key.startswith("ridge__"):
-                ridge[key[len("ridge__") :]] = value
-            elif key in stack_keys:
-                stack[key] = value
-            else:
-                ridge[key] = value
-        estimators = [
-            (space, DelayedRidge(**ridge), cols)
-            for space, cols in feature_spaces.items()
-        ]
-        kwargs = {"random_state": seed, "verbose": int(verbose), **stack}
-        return estimator_class(estimators, **kwargs)
-    kwargs = {"feature_spaces": dict(feature_spaces), "random_state": seed}
-    kwargs["verbose"] = int(verbose)
-    kwargs.update(params)
-    return estimator_class(**kwargs)
-
-
-def _hyperparameters(model, feature_spaces):
-    """Summary of the chosen hyper-parameters, and per-target CSV columns."""
-    hyper, columns = {}, {}
-    name = type(model).__name__
-    if name == "DelayedRidge":
-        alphas = np.asarray(model.best_alphas_, dtype=np.float64)
-        hyper.update(_ridge_summary(model))
-        columns["alpha"] = alphas
-    elif name == "StackedRegressor":
-        weights = np.asarray(model.weights_, dtype=np.float64)
-        spaces = list(model.space_names_)
-        hyper["final"] = model.final
-        hyper["weights_mean"] = dict(zip(spaces, weights.mean(axis=1), strict=True))
-        dominant = weights.argmax(axis=0)
-        hyper["dominant_space_counts"] = {
-            space: int(np.sum(dominant == k)) for k, space in enumerate(spaces)
-        }
-        hyper["spaces"] = {
-            space: _ridge_summary(est)
-            for space, est in zip(spaces, model.estimators_, strict=True)
-            if hasattr(est, "best_alphas_")
-        }
-        for k, space in enumerate(spaces):
-            columns[f"weight_{space}"] = weights[k]
-    else:
-        for attr in ("best_epoch_", "n_epochs_", "n_components_", "device_"):
-            if hasattr(model, attr):
-                hyper[attr.rstrip("_")] = getattr(model, attr)
-    return hyper, columns
-
-
-def _ridge_summary(model):
-    alphas = np.asarray(model.best_alphas_, dtype=np.float64)
-    summary = {
-        "delays": np.asarray(model.delays_).tolist(),
-        "alpha_median": float(np.median(alphas)),
-        "alpha_min": float(alphas.min()),
-        "alpha_max": float(alphas.max()),
-        "solver": getattr(model, "solver_", None),
-        "backend": getattr(model, "backend_", None),
-    }
-    if hasattr(model, "space_alphas_"):
-        summary["space_alpha_median"] = dict(
-            zip(
-                model.space_names_,
-                np.median(model.space_alphas_, axis=1).tolist(),
-                strict=True,
-            )
-        )
-    return summary
-
-
 def _write_scores(path, r, columns):
     names = ["target", "r", *columns]
     with open(path, "w", newline="") as file:
@@ -964,6 +1152,57 @@ def _write_scores(path, r, columns):
             row += [repr(float(values[t])) for values in columns.values()]
             writer.writerow(row)
     return path
+
+
+def _has_place(space):
+    """Whether per-target values of ``space`` can be written as brain maps."""
+    return space is not None and space.kind != "array"
+
+
+def _write_maps(out, space, maps):
+    """Every map of ``maps`` as ``out/{name}{ending}``; ``{name: path}``."""
+    from .io import save_map
+
+    if not _has_place(space):
+        return {}
+    return {
+        name: save_map(
+            values, out / f"{name}{space.map_ending}", like=space, names=[name]
+        )
+        for name, values in maps.items()
+    }
+
+
+def _write_mask(out, space):
+    """The mask that chose the targets, beside the maps (volumes and surfaces)."""
+    from .io import save_map
+
+    if not _has_place(space) or space.kind not in ("volume", "surface"):
+        return None
+    if space.mask is None:
+        return None
+    path = out / f"mask{space.map_ending}"
+    return save_map(np.ones(space.n_targets), path, like=space, dtype="uint8")
+
+
+def _describe_space(space):
+    return None if space is None else space.describe()
+
+
+def _space_text(space):
+    if not _has_place(space):
+        return ""
+    words = {
+        "volume": "voxels",
+        "surface": "vertices",
+        "cifti": "grayordinates",
+        "sensors": "channels",
+    }
+    return f" ({words[space.kind]})"
+
+
+def _interval(sfreq):
+    return None if sfreq is None else 1.0 / sfreq
 
 
 def _draw_figures(folder, model, r, ceiling, tr, log):
@@ -1021,7 +1260,47 @@ def _draw_figures(folder, model, r, ceiling, tr, log):
                 plot_delay_profile(est, targets=best, tr=tr, ax=ax)
                 ax.set_title(f"delay profile, space {space!r}, 5 best targets")
                 save(fig, f"delay_profile_{_safe_name(space)}")
-    log(f"wrote {len(written)} figures to {folder}")
+    return written
+
+
+def _draw_maps(folder, space, result, log):
+    """``figures/{name}_map.png`` for the maps of ``result.figure_maps``."""
+    if not _has_place(space) or space.kind == "sensors":
+        return []
+    try:
+        from matplotlib.figure import Figure
+
+        from ._neuro import needs
+
+        needs("nilearn", "brain-map figures")
+    except ImportError:
+        log(
+            "warning: nilearn is not installed, brain-map figures skipped "
+            "(pip install 'brainenc[neuro]')",
+            always=True,
+        )
+        return []
+    from .plotting import plot_brain_map
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in result.figure_maps:
+        if name not in result.maps:
+            continue
+        size = (9.0, 3.4) if space.kind == "volume" else (9.0, 3.6)
+        try:
+            fig = plot_brain_map(
+                result.maps[name],
+                space,
+                title=f"held-out {name}" if name == "r" else name,
+                figure=Figure(figsize=size),
+            )
+        except ValueError as exc:  # e.g. a mesh nilearn does not ship
+            log(f"figures/{name}_map.png skipped: {exc}")
+            continue
+        path = folder / f"{name}_map.png"
+        fig.savefig(path, dpi=120)
+        written.append(path)
     return written
 
 
@@ -1053,7 +1332,8 @@ def _versions():
         "scipy": scipy.__version__,
         "scikit-learn": sklearn.__version__,
     }
-    for module in ("himalaya", "torch", "skorch", "h5py", "matplotlib"):
+    modules = ("himalaya", "torch", "skorch", "h5py", "matplotlib", "nibabel")
+    for module in (*modules, "nilearn", "mne"):
         if module in sys.modules:
             versions[module] = getattr(sys.modules[module], "__version__", None)
     return versions
@@ -1104,70 +1384,19 @@ class _Log:
     def __call__(self, message, *, always=False):
         if self.quiet and not always:
             return
-        _Progress.end_line()
-        print(f"brainenc: {message}", file=sys.stderr, flush=True)
+        _print_line(f"brainenc: {message}")
 
 
-class _Progress:
-    """A progress bar with ETA on stderr.
+def _print_line(text):
+    """One line on stderr, above any open progress bar (tqdm's, which redraws it)."""
+    from tqdm import tqdm
 
-    On a terminal the bar is redrawn in place; elsewhere (a log file, a
-    pipe) a line is printed at most every 10 s and when the work is done.
-    """
+    tqdm.write(text, file=sys.stderr)
+    sys.stderr.flush()
 
-    _open_line = False
 
-    def __init__(self, label, *, enabled=True, stream=None):
-        self.label = label
-        self.enabled = enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.start = self.last = time.perf_counter()
-        self.done = self.total = 0
-
-    def update(self, done, total, item=""):
-        self.done, self.total = done, total
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if self.tty:
-            self.stream.write("\r" + self._text(item, now))
-            self.stream.flush()
-            _Progress._open_line = True
-        elif now - self.last >= 10 and done < total:
-            print(self._text(item, now), file=self.stream, flush=True)
-            self.last = now
-
-    def close(self, *, report=True):
-        """End the bar; print its final line, or return it when not ``report``."""
-        elapsed = time.perf_counter() - self.start
-        line = f"{self.label} {self.done}/{self.total} ({elapsed:.1f} s)"
-        if self.enabled and self.tty:
-            self.stream.write("\r" + " " * 100 + "\r")
-            self.stream.flush()
-            _Progress._open_line = False
-        if not report:
-            return line
-        if self.enabled:
-            print(f"brainenc: {line}", file=self.stream, flush=True)
-        return line
-
-    def _text(self, item, now):
-        elapsed = now - self.start
-        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
-        filled = int(20 * self.done / self.total) if self.total else 0
-        bar = "#" * filled + "." * (20 - filled)
-        return (
-            f"brainenc: {self.label} [{bar}] {self.done}/{self.total} {item} "
-            f"{elapsed:.1f} s, ETA {eta:.1f} s"
-        )
-
-    @classmethod
-    def end_line(cls):
-        if cls._open_line:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            cls._open_line = False
+def _on_terminal():
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
 @contextlib.contextmanager
@@ -1175,10 +1404,9 @@ def _one_line_warnings():
     """Show warnings as one ``brainenc: warning: ...`` line each."""
 
     def show(message, category, filename, lineno, file=None, line=None):
-        _Progress.end_line()
         text = str(message).strip().splitlines()
         text = text[0] if text else category.__name__
-        print(f"brainenc: warning: {text}", file=sys.stderr, flush=True)
+        _print_line(f"brainenc: warning: {text}")
 
     with warnings.catch_warnings():
         warnings.showwarning = show

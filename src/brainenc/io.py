@@ -1,17 +1,26 @@
-"""Loading per-run feature and response files into ``X, y, groups``.
+"""Loading per-run feature and response files into ``X, y, groups``; maps out.
 
 Researchers keep one features file and one responses file per run (episode,
-story, recording), as NumPy ``.npy``/``.npz`` or HDF5 ``.h5``/``.hdf5``
-files, whose lengths often differ by a few samples. :func:`load_runs` pairs
-the files of every run by name, aligns their lengths with an explicit policy,
-optionally z-scores every run, and returns the concatenated ``X``, ``y`` and
-``groups`` with the ``feature_spaces`` named after the files' keys.
-:func:`load_repeats` reads the responses to repeated presentations used for
-noise ceilings, and :func:`save_model` / :func:`load_model` store a fitted
-model with the brainenc version that saved it.
+story, recording), whose lengths often differ by a few samples. Features are
+NumPy ``.npy``/``.npz`` or HDF5 ``.h5``/``.hdf5`` files; responses are such
+arrays or neuroimaging data: 4-D NIfTI runs with a brain mask (or a nilearn
+masker), GIFTI series on a surface mesh, CIFTI dense series, and MEG/EEG data
+as MNE ``Raw``/``Epochs`` objects or ``.fif`` files. :func:`load_runs` pairs
+the runs by name, aligns their lengths with an explicit policy, optionally
+z-scores every run, and returns the concatenated ``X``, ``y`` and ``groups``
+with the ``feature_spaces`` named after the files' keys, the sampling rate and
+the :class:`ResponseSpace` of the targets. :func:`save_map` writes per-target
+results (a Pearson r per voxel) back into that space as a NIfTI, GIFTI, CIFTI
+or MNE file, and :func:`load_map` reads one back. :func:`load_repeats` reads
+the responses to repeated presentations used for noise ceilings, and
+:func:`save_model` / :func:`load_model` store a fitted model with the brainenc
+version that saved it.
 
 Arrays are read with ``allow_pickle=False``: loading data never executes code.
-HDF5 files need ``h5py``.
+HDF5 files need ``h5py``; NIfTI, GIFTI and CIFTI files need nibabel (and
+nilearn for a masker), MNE data need mne: the ``neuro`` extra
+(``pip install "brainenc[neuro]"``), imported only when such data are read or
+written.
 """
 
 import glob
@@ -25,17 +34,30 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from . import _neuro
+from ._neuro import ResponseSpace
+
 __all__ = [
+    "RESPONSE_SUFFIXES",
     "SUFFIXES",
+    "ResponseSpace",
+    "load_map",
     "load_model",
     "load_repeats",
     "load_runs",
+    "save_map",
     "save_model",
     "zscore_runs",
 ]
 
-#: File name endings read by :func:`load_runs` and :func:`load_repeats`.
+#: File name endings of the array files read by :func:`load_runs` (features
+#: and responses) and :func:`load_repeats`.
 SUFFIXES = (".npy", ".npz", ".h5", ".hdf5", ".hf5")
+
+#: File name endings of response files: arrays, NIfTI, GIFTI, CIFTI, MNE .fif.
+RESPONSE_SUFFIXES = SUFFIXES + tuple(
+    ending for endings in _neuro.SERIES_ENDINGS.values() for ending in endings
+)
 
 _LENGTH_MISMATCH = ("trim", "pad", "error")
 _ZSCORE = (None, "none", "features", "responses", "both")
@@ -50,12 +72,15 @@ def load_runs(
     runs=None,
     feature_keys=None,
     response_key=None,
+    mask=None,
+    sfreq=None,
     run_pattern=None,
     length_mismatch="trim",
     max_mismatch=5,
     zscore=None,
     allow_nan_responses=False,
     dtype="float32",
+    callback=None,
 ):
     """Load per-run feature and response files into ``X``, ``y`` and ``groups``.
 
@@ -64,6 +89,15 @@ def load_runs(
     a run, the features and responses are aligned at their first sample;
     lengths that differ by at most ``max_mismatch`` samples at the end are
     reconciled by ``length_mismatch``.
+
+    Responses may be arrays or neuroimaging data, recognised by their file
+    names: 4-D NIfTI runs (``.nii``, ``.nii.gz``) with a ``mask``, GIFTI
+    series (``.func.gii``, ``.gii``), CIFTI series (``.dtseries.nii``,
+    ``.ptseries.nii``) and MNE Raw files (``.fif``), or MNE objects. Their
+    targets (in-mask voxels in C order, vertices, grayordinates, good data
+    channels) are the columns of ``y``, and ``data.space`` remembers where
+    they live, so that :func:`save_map` writes per-target results back as a
+    map.
 
     .. versionadded:: 0.1
 
@@ -79,11 +113,28 @@ def load_runs(
         space its own files (one file per run and space): a file holding one
         array makes the space ``space``, one holding several makes the spaces
         ``"space/key"``.
-    responses : path-like or sequence of path-like, default=None
-        Response files, one per run, each holding one array of shape
-        ``(n_samples, n_targets)`` (or ``(n_samples,)``, one target), or
-        several with ``response_key`` naming the one to read. ``None`` loads
-        the features only (``y`` is None), e.g. to predict.
+    responses : path-like, sequence of path-like, MNE object or list of them, \
+            default=None
+        Response files, one per run, paired with the features by run name:
+
+        - arrays (``.npy``, ``.npz``, ``.h5``): each holding one array of
+          shape ``(n_samples, n_targets)`` (or ``(n_samples,)``, one target),
+          or several with ``response_key`` naming the one to read;
+        - 4-D NIfTI images (``.nii``, ``.nii.gz``), time along the 4th axis,
+          on the grid of ``mask`` (same shape and affine);
+        - GIFTI series (``.func.gii``): one data array per time point (or one
+          vertices x time points array), every run on the same mesh;
+        - CIFTI-2 series (``.dtseries.nii``, ``.ptseries.nii``) with the same
+          brain models in every run;
+        - MNE Raw files (``.fif``).
+
+        An ``mne.Epochs`` object makes every epoch a run, and a list of
+        ``mne.io.Raw`` objects one run per object; MNE objects have no file
+        names, so they are paired with the features' runs in order (natural
+        order of names, or the order of ``runs``) and must be as many. Their
+        targets are the good data channels (MEG, EEG, sEEG, ECoG, DBS,
+        fNIRS; ``info["bads"]`` left out). ``None`` loads the features only
+        (``y`` is None), e.g. to predict.
     runs : sequence of str, default=None
         Names of the runs to load, in this order. ``None`` loads every run,
         in natural order of their names (``run-2`` before ``run-10``); then
@@ -94,6 +145,23 @@ def load_runs(
     response_key : str, default=None
         Key of the responses array in ``.npz`` or HDF5 response files that
         hold several.
+    mask : path-like, nibabel image, nilearn masker or array-like, default=None
+        Which voxels or vertices are the targets. For NIfTI responses
+        (required there): a 3-D mask image whose non-zero voxels are the
+        targets, in C order (the order of ``mask_data != 0`` indexing and of
+        nilearn's ``NiftiMasker``), or a nilearn masker (``NiftiMasker``,
+        ``NiftiLabelsMasker``, ...), fitted on the first run when it is not
+        fitted, whose ``transform`` gives the targets. For GIFTI responses:
+        one value per vertex (an array, a ``.npy`` or a ``.gii`` file), the
+        non-zero vertices being the targets (e.g. leaving out the medial
+        wall); ``None`` takes every vertex. For array responses: the mask
+        image (or fitted masker) whose targets the columns already are, in
+        mask order, so that the results can be written as brain maps.
+    sfreq : float, default=None
+        Sampling rate of the runs in Hz (``1 / TR`` for fMRI), returned as
+        ``data.sfreq``. ``None`` takes it from the files: the TR of the NIfTI
+        headers, the series step of CIFTI files, ``info["sfreq"]`` of MNE
+        data (None for arrays and GIFTI files, which do not say it).
     run_pattern : str, default=None
         Regular expression whose first group (or whole match) extracts the
         run name from a file name, e.g. ``r"run-\\d+"`` to pair
@@ -122,6 +190,9 @@ def load_runs(
         estimators that mask them). Features may never hold NaN or inf.
     dtype : str or numpy dtype, default="float32"
         Data type of ``X`` and ``y``.
+    callback : callable, default=None
+        Called as ``callback(n_done, n_runs)`` after every run is loaded (the
+        progress callable of brainenc, e.g. a progress bar).
 
     Returns
     -------
@@ -143,6 +214,11 @@ def load_runs(
         - ``adjusted`` : dict of str to str, for every run whose lengths were
           trimmed or padded, what was done.
         - ``files`` : dict, for every run the file of each source.
+        - ``sfreq`` : float or None, the sampling rate in Hz (see ``sfreq``),
+          for :func:`~brainenc.delays_from_times`.
+        - ``space`` : :class:`ResponseSpace` or None, where the targets live
+          (the mask or masker, the mesh, the brain models, the channels),
+          for :func:`save_map`; None without responses.
 
     Raises
     ------
@@ -151,13 +227,19 @@ def load_runs(
     ValueError
         If the runs of the sources do not match, a run's lengths cannot be
         aligned, a file holds an unreadable, non-numeric or wrongly shaped
-        array, the feature spaces differ between runs, or the features hold
-        NaN or inf.
+        array, an image is not on the mask's grid (the message names the
+        file and both shapes or affines), the runs' sampling rates differ,
+        the feature spaces differ between runs, or the features hold NaN or
+        inf.
+    ImportError
+        If neuroimaging responses are given without nibabel (or nilearn,
+        mne) installed: ``pip install "brainenc[neuro]"``.
 
     See Also
     --------
     zscore_runs : The per-run z-scoring.
     load_repeats : Responses to repeated presentations, for noise ceilings.
+    save_map : Per-target results back into the responses' space.
 
     Examples
     --------
@@ -179,19 +261,171 @@ def load_runs(
     {'audio': slice(0, 3, None), 'video': slice(3, 5, None)}
     >>> data.runs, data.adjusted["run-1"]
     (['run-1', 'run-2'], 'trimmed to 50 samples')
+
+    4-D NIfTI runs and a brain mask (synthetic images written with nibabel):
+
+    >>> import nibabel as nib
+    >>> affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    >>> inside = np.zeros((4, 5, 3), dtype=np.uint8)
+    >>> inside[1:3, 1:4, 1] = 1  # 6 voxels
+    >>> nib.save(nib.Nifti1Image(inside, affine), folder / "mask.nii.gz")
+    >>> for run, n in [("run-1", 50), ("run-2", 40)]:
+    ...     bold = nib.Nifti1Image(rng.random((4, 5, 3, n), dtype=np.float32), affine)
+    ...     bold.header.set_zooms((3.0, 3.0, 3.0, 2.0))  # TR 2 s
+    ...     nib.save(bold, folder / f"{run}_bold.nii.gz")
+    >>> data = load_runs(folder / "*_feat.npz", folder / "run-*_bold.nii.gz",
+    ...                  mask=folder / "mask.nii.gz", run_pattern=r"run-\\d+")
+    >>> data.y.shape, data.sfreq, data.space
+    ((90, 6), 0.5, ResponseSpace(kind='volume', n_targets=6))
     """
-    return _load_runs(
-        features,
-        responses,
-        runs=runs,
-        feature_keys=feature_keys,
-        response_key=response_key,
-        run_pattern=run_pattern,
-        length_mismatch=length_mismatch,
-        max_mismatch=max_mismatch,
-        zscore=zscore,
-        allow_nan_responses=allow_nan_responses,
-        dtype=dtype,
+    if length_mismatch not in _LENGTH_MISMATCH:
+        raise ValueError(
+            f"length_mismatch must be one of {_LENGTH_MISMATCH}, got "
+            f"{length_mismatch!r}."
+        )
+    if (
+        not isinstance(max_mismatch, (int, np.integer))
+        or isinstance(max_mismatch, bool)
+        or max_mismatch < 0
+    ):
+        raise ValueError(f"max_mismatch must be an int >= 0, got {max_mismatch!r}.")
+    if zscore not in _ZSCORE:
+        raise ValueError(
+            f"zscore must be None, 'features', 'responses' or 'both', got {zscore!r}."
+        )
+    if sfreq is not None and not (
+        isinstance(sfreq, (int, float, np.number))
+        and not isinstance(sfreq, bool)
+        and np.isfinite(sfreq)
+        and sfreq > 0
+    ):
+        raise ValueError(f"sfreq must be a positive number of Hz, got {sfreq!r}.")
+    pattern = re.compile(run_pattern) if run_pattern is not None else None
+
+    if isinstance(features, dict):
+        if not features:
+            raise ValueError("features must not be an empty dict.")
+        sources = {str(name): spec for name, spec in features.items()}
+        named = True
+    else:
+        sources = {"features": features}
+        named = False
+    feature_files = {
+        name: _run_files(spec, f"features {name!r}" if named else "features", pattern)
+        for name, spec in sources.items()
+    }
+    response_runs = None
+    if responses is not None:
+        response_runs = _Responses(
+            responses, mask=mask, key=response_key, pattern=pattern
+        )
+    run_names = _select_runs(
+        runs, feature_files, None if response_runs is None else response_runs.by_run
+    )
+    if response_runs is not None and response_runs.by_run is None:
+        response_runs.pair(run_names)
+
+    lengths, adjusted, files, n_per_run, rates = {}, {}, {}, {}, {}
+    X_blocks, y_blocks, layout = [], [], None
+    for i, run in enumerate(run_names):
+        arrays, run_lengths, run_files = {}, {}, {}
+        for source, by_run in feature_files.items():
+            path = by_run[run]
+            run_files[source] = str(path)
+            found = _read_arrays(path)
+            if feature_keys is not None:
+                missing = [k for k in feature_keys if k not in found]
+                if missing:
+                    raise ValueError(
+                        f"run {run!r}: features file {str(path)!r} has no array "
+                        f"{missing[0]!r}; it holds {_key_list(found)}."
+                    )
+                found = {k: found[k] for k in feature_keys}
+            if not found:
+                raise ValueError(
+                    f"run {run!r}: features file {str(path)!r} holds no numeric array."
+                )
+            for key, arr in found.items():
+                space = _space_name(source, key, named, len(found))
+                arrays[space] = _as_2d(arr, f"run {run!r}: features {space!r}", path)
+        run_lengths.update({space: arr.shape[0] for space, arr in arrays.items()})
+        run_layout = [(space, arr.shape[1]) for space, arr in arrays.items()]
+        if layout is None:
+            layout = run_layout
+        elif run_layout != layout:
+            raise ValueError(
+                f"run {run!r} has feature spaces {_layout_text(run_layout)} but run "
+                f"{run_names[0]!r} has {_layout_text(layout)}; every run needs the "
+                "same feature spaces and widths."
+            )
+        y_run = None
+        if response_runs is not None:
+            y_run, run_files["responses"], rates[run] = response_runs.read(run, dtype)
+            run_lengths["responses"] = y_run.shape[0]
+        n, note = _aligned_length(
+            run,
+            {space: arr.shape[0] for space, arr in arrays.items()},
+            None if y_run is None else y_run.shape[0],
+            length_mismatch,
+            max_mismatch,
+            run_files,
+        )
+        X_run = np.concatenate(
+            [_fit_length(arr, n) for arr in arrays.values()], axis=1
+        ).astype(dtype, copy=False)
+        _check_finite_features(X_run, run, layout, run_files)
+        if y_run is not None:
+            y_run = np.asarray(y_run[:n], dtype=dtype)
+            bad = np.isinf(y_run) if allow_nan_responses else ~np.isfinite(y_run)
+            if bad.any():
+                rows = np.flatnonzero(bad.any(axis=1))
+                raise ValueError(
+                    f"run {run!r}: responses ({run_files['responses']!r}) contain "
+                    f"{'inf' if allow_nan_responses else 'NaN or inf'} at "
+                    f"{rows.size} sample(s) (first: sample {rows[0]})."
+                )
+        if zscore in ("features", "both"):
+            X_run = zscore_runs(X_run).astype(dtype, copy=False)
+        if y_run is not None and zscore in ("responses", "both"):
+            y_run = zscore_runs(y_run).astype(dtype, copy=False)
+        X_blocks.append(X_run)
+        y_blocks.append(y_run)
+        lengths[run] = run_lengths
+        files[run] = run_files
+        n_per_run[run] = n
+        if note:
+            adjusted[run] = note
+        if callback is not None:
+            callback(i + 1, len(run_names))
+
+    if y_blocks[0] is not None:
+        widths = {run: y.shape[1] for run, y in zip(run_names, y_blocks, strict=True)}
+        if len(set(widths.values())) > 1:
+            first = run_names[0]
+            other = next(r for r in run_names if widths[r] != widths[first])
+            raise ValueError(
+                f"run {other!r} has {widths[other]} response targets but run "
+                f"{first!r} has {widths[first]}; every run needs the same targets."
+            )
+        y = np.concatenate(y_blocks)
+    else:
+        y = None
+    feature_spaces, start = {}, 0
+    for space, width in layout:
+        feature_spaces[space] = slice(start, start + width)
+        start += width
+    return Bunch(
+        X=np.concatenate(X_blocks),
+        y=y,
+        groups=np.repeat(np.array(run_names), list(n_per_run.values())),
+        feature_spaces=feature_spaces,
+        runs=list(run_names),
+        lengths=lengths,
+        n_samples_per_run=n_per_run,
+        adjusted=adjusted,
+        files=files,
+        sfreq=float(sfreq) if sfreq is not None else _common_rate(rates, files),
+        space=None if response_runs is None else response_runs.space,
     )
 
 
@@ -246,6 +480,145 @@ def zscore_runs(X, groups=None, *, ddof=0):
         std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
         X[run] = (block - mean) / std
     return X
+
+
+def save_map(values, path, *, like, fill_value=0.0, dtype="float32", names=None):
+    """Write per-target values back into the responses' space as a map.
+
+    A Pearson r (or any value) per target becomes an image that neuroimaging
+    viewers open: a NIfTI volume with the mask's affine and header, a GIFTI
+    file on the responses' mesh, a CIFTI dense (or parcellated) scalar file
+    with the responses' brain models, or an MNE evoked file with one "time
+    point" per map for MEG/EEG channels.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    values : array-like of shape (n_targets,) or (n_maps, n_targets)
+        One value per target, in the order of the columns of ``y`` (what
+        :func:`brainenc.pearson_r` returns), or several maps (a 4-D NIfTI
+        image, one GIFTI data array or CIFTI map each).
+    path : path-like
+        File to write; its ending must suit the space: ``.nii.gz`` or
+        ``.nii`` (volume), ``.func.gii`` or ``.gii`` (surface),
+        ``.dscalar.nii`` (``.pscalar.nii`` for parcels; CIFTI), ``-ave.fif``
+        (MEG/EEG), ``.npy`` (plain arrays).
+    like : Bunch, ResponseSpace, path-like, image, masker or MNE object
+        Where the values go: the data returned by :func:`load_runs` (or its
+        ``space``); a mask image (path or nibabel image) whose non-zero
+        voxels, in C order, are the targets; a fitted nilearn masker (its
+        ``inverse_transform`` makes the image); a GIFTI or CIFTI file or
+        image of the responses; MNE ``Info``, ``Raw``, ``Epochs`` or
+        ``Evoked`` (their good data channels).
+    fill_value : float, default=0.0
+        Value written where there is no target: voxels outside the mask,
+        vertices outside a surface mask. Use ``numpy.nan`` to mark them as
+        missing rather than 0 (CIFTI and MEG/EEG maps have no such places).
+    dtype : str or numpy dtype, default="float32"
+        Data type stored (float32: what viewers expect; a float64 value is
+        rounded to the nearest float32). ``"float64"`` keeps every digit.
+    names : sequence of str, default=None
+        Names of the maps (GIFTI data array names, CIFTI map names, the MNE
+        comment); ``None`` numbers them.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` does not hold one value per target, or ``path`` has an
+        ending that does not suit the space.
+    TypeError
+        If ``like`` describes no space brainenc knows.
+
+    See Also
+    --------
+    load_map : Read the values of a map back, in target order.
+    brainenc.plotting.plot_brain_map : A figure of the map.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import nibabel as nib
+    >>> import numpy as np
+    >>> from brainenc.io import load_map, save_map
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> inside = np.zeros((3, 3, 2), dtype=np.uint8)
+    >>> inside[0, 1, 0] = inside[2, 2, 1] = inside[1, 0, 1] = 1
+    >>> mask = nib.Nifti1Image(inside, np.diag([2.0, 2.0, 2.0, 1.0]))
+    >>> r = np.array([0.25, -0.5, 0.75])  # one value per voxel, in C order
+    >>> path = save_map(r, folder / "r.nii.gz", like=mask)
+    >>> volume = nib.load(path).get_fdata()
+    >>> volume[inside != 0], volume[1, 1, 1]  # C order inside; 0 outside
+    (array([ 0.25, -0.5 ,  0.75]), np.float64(0.0))
+    >>> load_map(path, like=mask)
+    array([ 0.25, -0.5 ,  0.75], dtype=float32)
+    """
+    space = _neuro.space_from_like(like)
+    path = Path(path)
+    if not path.name.lower().endswith(space._map_endings):
+        raise ValueError(
+            f"path must end in {' or '.join(space._map_endings)} for a map of "
+            f"{space.kind} responses, got {str(path)!r}."
+        )
+    image = space.to_image(values, fill_value=fill_value, dtype=dtype, names=names)
+    space._write(image, path)
+    return path
+
+
+def load_map(path, *, like):
+    """Read a map back as per-target values, in the order of ``y``'s columns.
+
+    The inverse of :func:`save_map`: the values at the targets of ``like``
+    (in-mask voxels in C order, vertices, grayordinates, channels), checked
+    to be on the same grid (shape and affine), mesh or channels.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    path : path-like
+        A map file (NIfTI, GIFTI, CIFTI scalar, MNE evoked, ``.npy``), or an
+        image object of the space.
+    like : Bunch, ResponseSpace, path-like, image, masker or MNE object
+        The space of the targets, as for :func:`save_map`.
+
+    Returns
+    -------
+    values : ndarray of shape (n_targets,) or (n_maps, n_targets)
+        One value per target (several maps give several rows).
+
+    Raises
+    ------
+    ValueError
+        If the map is not on the space's grid (shape, affine), mesh or
+        channels; the message names the file and both shapes.
+
+    See Also
+    --------
+    save_map : Write per-target values as a map.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import nibabel as nib
+    >>> import numpy as np
+    >>> from brainenc.io import load_map
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> mask = nib.Nifti1Image(np.ones((2, 2, 1), np.uint8), np.eye(4))
+    >>> stat = nib.Nifti1Image(np.arange(4.0).reshape(2, 2, 1), np.eye(4))
+    >>> nib.save(stat, folder / "stat.nii.gz")
+    >>> load_map(folder / "stat.nii.gz", like=mask)
+    array([0., 1., 2., 3.])
+    """
+    space = _neuro.space_from_like(like)
+    return space.from_image(path)
 
 
 def load_repeats(path, *, key=None, dtype="float64"):
@@ -445,164 +818,157 @@ def load_model(path):
 # private helpers
 
 
-def _load_runs(
-    features,
-    responses,
-    *,
-    runs,
-    feature_keys,
-    response_key,
-    run_pattern,
-    length_mismatch,
-    max_mismatch,
-    zscore,
-    allow_nan_responses,
-    dtype,
-    callback=None,
-):
-    if length_mismatch not in _LENGTH_MISMATCH:
-        raise ValueError(
-            f"length_mismatch must be one of {_LENGTH_MISMATCH}, got "
-            f"{length_mismatch!r}."
-        )
-    if (
-        not isinstance(max_mismatch, (int, np.integer))
-        or isinstance(max_mismatch, bool)
-        or max_mismatch < 0
-    ):
-        raise ValueError(f"max_mismatch must be an int >= 0, got {max_mismatch!r}.")
-    if zscore not in _ZSCORE:
-        raise ValueError(
-            f"zscore must be None, 'features', 'responses' or 'both', got {zscore!r}."
-        )
-    pattern = re.compile(run_pattern) if run_pattern is not None else None
+class _Responses:
+    """The response runs of :func:`load_runs` and the space of their targets.
 
-    if isinstance(features, dict):
-        if not features:
-            raise ValueError("features must not be an empty dict.")
-        sources = {str(name): spec for name, spec in features.items()}
-        named = True
-    else:
-        sources = {"features": features}
-        named = False
-    feature_files = {
-        name: _run_files(spec, f"features {name!r}" if named else "features", pattern)
-        for name, spec in sources.items()
-    }
-    response_files = (
-        None if responses is None else _run_files(responses, "responses", pattern)
-    )
-    run_names = _select_runs(runs, feature_files, response_files)
+    Files are paired with the features by run name (``by_run``); MNE objects,
+    which have no names, in order (``pair``).
+    """
 
-    lengths, adjusted, files, n_per_run = {}, {}, {}, {}
-    X_blocks, y_blocks, layout = [], [], None
-    for i, run in enumerate(run_names):
-        arrays, run_lengths, run_files = {}, {}, {}
-        for source, by_run in feature_files.items():
-            path = by_run[run]
-            run_files[source] = str(path)
-            found = _read_arrays(path)
-            if feature_keys is not None:
-                missing = [k for k in feature_keys if k not in found]
-                if missing:
+    def __init__(self, responses, *, mask, key, pattern):
+        self.mask, self.key = mask, key
+        self.space = None
+        self.sfreq = None
+        self.epochs = False
+        objects = _mne_objects(responses)
+        if objects is not None:
+            if mask is not None:
+                raise ValueError(
+                    "mask applies to NIfTI, GIFTI and array responses, not to MNE "
+                    "data (drop channels with inst.pick or info['bads'])."
+                )
+            self.kind, self.by_run = "mne", None
+            if _neuro.is_epochs(objects[0]):
+                if len(objects) > 1:
                     raise ValueError(
-                        f"run {run!r}: features file {str(path)!r} has no array "
-                        f"{missing[0]!r}; it holds {_key_list(found)}."
+                        "responses: give one Epochs object (its epochs are the runs) "
+                        f"or a list of Raw objects (one per run), got {len(objects)} "
+                        "Epochs objects."
                     )
-                found = {k: found[k] for k in feature_keys}
-            if not found:
-                raise ValueError(
-                    f"run {run!r}: features file {str(path)!r} holds no numeric array."
+                self.space, self.items, self.sfreq = _neuro.epochs_runs(
+                    objects[0], np.float64
                 )
-            for key, arr in found.items():
-                space = _space_name(source, key, named, len(found))
-                arrays[space] = _as_2d(arr, f"run {run!r}: features {space!r}", path)
-        run_lengths.update({space: arr.shape[0] for space, arr in arrays.items()})
-        run_layout = [(space, arr.shape[1]) for space, arr in arrays.items()]
-        if layout is None:
-            layout = run_layout
-        elif run_layout != layout:
+                self.epochs = True
+                self.labels = [f"epoch {i}" for i in range(len(self.items))]
+            else:
+                self.items = objects
+                self.labels = [
+                    f"{type(obj).__name__} {i}" for i, obj in enumerate(objects)
+                ]
+            return
+        self.by_run = _run_files(responses, "responses", pattern, RESPONSE_SUFFIXES)
+        kinds = {}
+        for path in self.by_run.values():
+            kinds.setdefault(_neuro.series_kind(path), path)
+        if len(kinds) > 1:
+            (kind_a, a), (kind_b, b) = list(kinds.items())[:2]
             raise ValueError(
-                f"run {run!r} has feature spaces {_layout_text(run_layout)} but run "
-                f"{run_names[0]!r} has {_layout_text(layout)}; every run needs the "
-                "same feature spaces and widths."
+                f"responses mix file types: {str(a)!r} ({_KIND_WORDS[kind_a]}) and "
+                f"{str(b)!r} ({_KIND_WORDS[kind_b]}); give one kind of file."
             )
-        y_run = None
-        if response_files is not None:
-            path = response_files[run]
-            run_files["responses"] = str(path)
-            y_run = _as_2d(
-                _pick_response(_read_arrays(path), response_key, path),
+        self.kind = next(iter(kinds))
+        if key is not None and self.kind is not None:
+            raise ValueError(
+                f"response_key names an array of .npz/.h5 response files; the "
+                f"responses are {_KIND_WORDS[self.kind]} files."
+            )
+
+    def pair(self, run_names):
+        """Pair MNE objects with the features' runs, in order."""
+        if len(self.items) != len(run_names):
+            what = (
+                f"an Epochs object of {len(self.items)} epochs"
+                if self.epochs
+                else f"{len(self.items)} Raw objects"
+            )
+            raise ValueError(
+                f"mismatched runs: the responses are {what}, paired in order with "
+                f"the features' runs, but there are {len(run_names)} runs of "
+                f"features ({_run_list(run_names)})."
+            )
+        self.by_run = dict(zip(run_names, range(len(run_names)), strict=True))
+
+    def read(self, run, dtype):
+        """``(y of the run, its label for messages, its sampling rate or None)``."""
+        item = self.by_run[run]
+        if self.kind == "mne":
+            label = self.labels[item]
+            if self.epochs:
+                return self.items[item], label, self.sfreq
+            obj = self.items[item]
+            if self.space is None:
+                self.space = _neuro.space_for_series(
+                    "sensors", obj, None, what="responses"
+                )
+            y, rate = self.space._read_run(obj, dtype=dtype)
+            return y, label, rate
+        label = str(item)
+        if self.kind is None:  # arrays
+            y = _as_2d(
+                _pick_response(_read_arrays(item), self.key, item),
                 f"run {run!r}: responses",
-                path,
+                item,
             )
-            run_lengths["responses"] = y_run.shape[0]
-        n, note = _aligned_length(
-            run,
-            {space: arr.shape[0] for space, arr in arrays.items()},
-            None if y_run is None else y_run.shape[0],
-            length_mismatch,
-            max_mismatch,
-            run_files,
-        )
-        X_run = np.concatenate(
-            [_fit_length(arr, n) for arr in arrays.values()], axis=1
-        ).astype(dtype, copy=False)
-        _check_finite_features(X_run, run, layout, run_files)
-        if y_run is not None:
-            y_run = np.asarray(y_run[:n], dtype=dtype)
-            bad = np.isinf(y_run) if allow_nan_responses else ~np.isfinite(y_run)
-            if bad.any():
-                rows = np.flatnonzero(bad.any(axis=1))
-                raise ValueError(
-                    f"run {run!r}: responses ({run_files['responses']!r}) contain "
-                    f"{'inf' if allow_nan_responses else 'NaN or inf'} at "
-                    f"{rows.size} sample(s) (first: sample {rows[0]})."
-                )
-        if zscore in ("features", "both"):
-            X_run = zscore_runs(X_run).astype(dtype, copy=False)
-        if y_run is not None and zscore in ("responses", "both"):
-            y_run = zscore_runs(y_run).astype(dtype, copy=False)
-        X_blocks.append(X_run)
-        y_blocks.append(y_run)
-        lengths[run] = run_lengths
-        files[run] = run_files
-        n_per_run[run] = n
-        if note:
-            adjusted[run] = note
-        if callback is not None:
-            callback(i + 1, len(run_names), run)
+            if self.space is None:
+                if self.mask is None:
+                    self.space = ResponseSpace(y.shape[1])
+                else:
+                    self.space = _neuro.volume_space(self.mask)
+                    if isinstance(self.space, _neuro._MaskerSpace):
+                        self.space._check_fitted()
+            self.space._check_n_targets(y.shape[1], f"responses file {label!r}")
+            return y, label, None
+        if self.space is None:
+            self.space = _neuro.space_for_series(
+                self.kind, item, self.mask, what="responses"
+            )
+        y, rate = self.space._read_run(item, dtype=dtype)
+        return y, label, rate
 
-    if y_blocks[0] is not None:
-        widths = {run: y.shape[1] for run, y in zip(run_names, y_blocks, strict=True)}
-        if len(set(widths.values())) > 1:
-            first = run_names[0]
-            other = next(r for r in run_names if widths[r] != widths[first])
+
+_KIND_WORDS = {
+    None: "array",
+    "volume": "NIfTI",
+    "surface": "GIFTI",
+    "cifti": "CIFTI",
+    "sensors": "MNE .fif",
+}
+
+
+def _mne_objects(responses):
+    """The MNE objects given as responses (one, or a list), else None."""
+    if _neuro.is_mne(responses):
+        return [responses]
+    if isinstance(responses, (list, tuple)) and responses:
+        flags = [_neuro.is_mne(item) for item in responses]
+        if all(flags):
+            return list(responses)
+        if any(flags):
+            raise TypeError(
+                "responses mix MNE objects and other items; give MNE objects "
+                "only, or file paths only."
+            )
+    return None
+
+
+def _common_rate(rates, files):
+    """The one sampling rate of the runs (None when no file says it)."""
+    known = {run: rate for run, rate in rates.items() if rate is not None}
+    if not known:
+        return None
+    first = next(iter(known))
+    for run, rate in known.items():
+        if not np.isclose(rate, known[first], rtol=1e-6, atol=0):
             raise ValueError(
-                f"run {other!r} has {widths[other]} response targets but run "
-                f"{first!r} has {widths[first]}; every run needs the same targets."
+                f"the runs have different sampling rates: run {first!r} "
+                f"({files[first]['responses']!r}) {known[first]:.6g} Hz, run "
+                f"{run!r} ({files[run]['responses']!r}) {rate:.6g} Hz; resample "
+                "them to one rate, or give sfreq= if the headers are wrong."
             )
-        y = np.concatenate(y_blocks)
-    else:
-        y = None
-    feature_spaces, start = {}, 0
-    for space, width in layout:
-        feature_spaces[space] = slice(start, start + width)
-        start += width
-    return Bunch(
-        X=np.concatenate(X_blocks),
-        y=y,
-        groups=np.repeat(np.array(run_names), list(n_per_run.values())),
-        feature_spaces=feature_spaces,
-        runs=list(run_names),
-        lengths=lengths,
-        n_samples_per_run=n_per_run,
-        adjusted=adjusted,
-        files=files,
-    )
+    return float(known[first])
 
 
-def _run_files(spec, what, pattern):
+def _run_files(spec, what, pattern, endings=SUFFIXES):
     """``{run name: file}`` of one source (a path, a glob, or a list of them)."""
     if isinstance(spec, (str, os.PathLike)):
         specs = [spec]
@@ -617,34 +983,39 @@ def _run_files(spec, what, pattern):
         if not specs:
             raise ValueError(f"{what}: no path given.")
     paths = []
+    kinds = "/".join(endings)
     for item in specs:
-        text = os.fspath(item)
+        try:
+            text = os.fspath(item)
+        except TypeError:
+            raise TypeError(
+                f"{what} must be paths or glob patterns, got an item of type "
+                f"{type(item).__name__}."
+            ) from None
         path = Path(text)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if _is_data_file(p))
+            found = sorted(p for p in path.iterdir() if _is_data_file(p, endings))
             if not found:
                 raise FileNotFoundError(
-                    f"{what}: no {'/'.join(SUFFIXES)} file in directory {text!r}."
+                    f"{what}: no {kinds} file in directory {text!r}."
                 )
             paths.extend(found)
         elif path.is_file():
-            if not _is_data_file(path):
-                raise ValueError(
-                    f"{what}: {text!r} is not a {'/'.join(SUFFIXES)} file."
-                )
+            if not _is_data_file(path, endings):
+                raise ValueError(f"{what}: {text!r} is not a {kinds} file.")
             paths.append(path)
         elif glob.has_magic(text):
-            found = sorted(Path(p) for p in glob.glob(text) if _is_data_file(Path(p)))
+            found = sorted(
+                Path(p) for p in glob.glob(text) if _is_data_file(Path(p), endings)
+            )
             if not found:
-                raise FileNotFoundError(
-                    f"{what}: no {'/'.join(SUFFIXES)} file matches {text!r}."
-                )
+                raise FileNotFoundError(f"{what}: no {kinds} file matches {text!r}.")
             paths.extend(found)
         else:
             raise FileNotFoundError(f"{what} file not found: {text!r}.")
     by_run = {}
     for path in paths:
-        run = _run_name(path, pattern, what)
+        run = _run_name(path, pattern, what, endings)
         if run in by_run and by_run[run] != path:
             raise ValueError(
                 f"{what}: two files for run {run!r}: {str(by_run[run])!r} and "
@@ -655,10 +1026,10 @@ def _run_files(spec, what, pattern):
     return by_run
 
 
-def _run_name(path, pattern, what):
+def _run_name(path, pattern, what, endings):
     name = path.name
     if pattern is None:
-        return name[: -len(_suffix(path))]
+        return name[: -len(_ending(path, endings))]
     match = pattern.search(name)
     if match is None:
         raise ValueError(
@@ -859,8 +1230,15 @@ def _existing_file(path, what):
     return path
 
 
-def _is_data_file(path):
-    return path.is_file() and _suffix(path) in SUFFIXES
+def _is_data_file(path, endings=SUFFIXES):
+    return path.is_file() and _ending(path, endings) is not None
+
+
+def _ending(path, endings):
+    """The (longest) ending of ``endings`` that the file name has, or None."""
+    name = Path(path).name.lower()
+    matches = [ending for ending in endings if name.endswith(ending)]
+    return max(matches, key=len) if matches else None
 
 
 def _suffix(path):

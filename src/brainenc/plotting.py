@@ -1,19 +1,30 @@
-"""Figures of encoding results: scores, noise ceilings, delay profiles, weights.
+"""Figures of encoding results: scores, noise ceilings, delay profiles, weights, maps.
 
-Every function draws on the ``ax`` it is given (or on a new figure from
-:mod:`matplotlib.pyplot` when ``ax`` is None) and returns the
+Every function draws on the ``ax`` (or ``figure``) it is given, or on a new
+figure from :mod:`matplotlib.pyplot` when none is, and returns the
 :class:`~matplotlib.figure.Figure`. matplotlib is the ``plot`` extra
 (``pip install "brainenc[plot]"``); it is imported when a function is called,
 never by ``import brainenc``.
+
+The brain maps (:func:`plot_brain_map`, :func:`plot_volume_map`,
+:func:`plot_surface_map`, :func:`plot_parcel_map`) draw per-target values in
+the responses' space with nilearn's plotting (the ``neuro`` extra,
+``pip install "brainenc[neuro]"``): slices or a glass brain for volumes, the
+fsaverage5 inflated surface (shipped with nilearn: nothing is downloaded) for
+surface data, and parcels painted from a label atlas image.
 """
 
 import numpy as np
 
 __all__ = [
+    "plot_brain_map",
     "plot_delay_profile",
+    "plot_parcel_map",
     "plot_score_distribution",
     "plot_scores_vs_ceiling",
     "plot_stacking_weights",
+    "plot_surface_map",
+    "plot_volume_map",
 ]
 
 
@@ -337,6 +348,443 @@ def plot_stacking_weights(weights, space_names=None, *, sort=True, ax=None):
     return fig
 
 
+def plot_brain_map(values, like, **kwargs):
+    """Per-target values as a brain map: volume slices or a surface.
+
+    Dispatches on the space of ``like``: :func:`plot_volume_map` for NIfTI
+    responses (a mask or a masker), :func:`plot_surface_map` for GIFTI and
+    CIFTI responses.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    values : array-like of shape (n_targets,)
+        One value per target (e.g. the held-out Pearson r), in the order of
+        the columns of ``y``.
+    like : Bunch, ResponseSpace, path-like, image or masker
+        The space of the targets, as for :func:`brainenc.io.save_map`.
+    **kwargs
+        Passed to the function drawing the map.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+
+    Raises
+    ------
+    ValueError
+        For spaces without a brain figure (plain arrays; MEG/EEG channels,
+        for which ``mne.Evoked.plot_topomap`` on
+        ``space.to_image(values)`` draws a topography).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import nibabel as nib
+    >>> import numpy as np
+    >>> from brainenc.plotting import plot_brain_map
+    >>> inside = np.zeros((8, 8, 6), dtype=np.uint8)
+    >>> inside[2:6, 2:6, 2:4] = 1  # 32 voxels
+    >>> mask = nib.Nifti1Image(inside, np.diag([4.0, 4.0, 4.0, 1.0]))
+    >>> fig = plot_brain_map(np.linspace(-0.2, 0.6, 32), mask, title="r")
+    >>> len(fig.axes) >= 3  # three slices and the colorbar
+    True
+    """
+    from ._neuro import space_from_like
+
+    space = space_from_like(like)
+    if space.kind == "volume":
+        return plot_volume_map(values, space, **kwargs)
+    if space.kind in ("surface", "cifti"):
+        return plot_surface_map(values, space, **kwargs)
+    if space.kind == "sensors":
+        raise ValueError(
+            "no brain-map figure for MEG/EEG channels; draw a topography with "
+            "space.to_image(values).plot_topomap(times=0) (mne)."
+        )
+    raise ValueError(
+        "like describes plain array targets, which have no place in a brain; "
+        "give the mask, masker or surface of the responses."
+    )
+
+
+def plot_volume_map(
+    values,
+    like,
+    *,
+    kind="slices",
+    bg_img="mask",
+    cut_coords=None,
+    threshold=None,
+    vmax=None,
+    cmap="cold_hot",
+    title=None,
+    colorbar=True,
+    figure=None,
+):
+    """Per-voxel values of a volume as orthogonal slices or a glass brain.
+
+    The values are put back into the mask's grid (as
+    :func:`brainenc.io.save_map` does, 0 outside the mask) and drawn with
+    nilearn's :func:`~nilearn.plotting.plot_stat_map` (``kind="slices"``) or
+    :func:`~nilearn.plotting.plot_glass_brain` (``kind="glass"``), on a
+    colour scale symmetric around 0.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    values : array-like of shape (n_targets,)
+        One value per in-mask voxel, in mask order (the columns of ``y``).
+    like : Bunch, ResponseSpace, path-like, image or masker
+        The volume space of the targets: the data returned by
+        :func:`brainenc.io.load_runs`, a mask image or a fitted nilearn
+        masker (see :func:`brainenc.io.save_map`).
+    kind : {"slices", "glass"}, default="slices"
+        Three orthogonal slices, or maximum-intensity projections on a glass
+        brain (meaningful for data in MNI space).
+    bg_img : "mask", "MNI152", None, path-like or image, default="mask"
+        Background of the slices: the mask itself in grey (always on the
+        data's grid), nilearn's MNI152 template (for data in MNI space), no
+        background, or an anatomical image. Not used by ``kind="glass"``.
+    cut_coords : sequence of 3 float, default=None
+        World coordinates (mm) of the slices; ``None`` cuts through the voxel
+        of largest absolute value.
+    threshold : float, default=None
+        Values whose absolute value is at most ``threshold`` are not drawn;
+        ``None`` hides only the zeros (the voxels outside the mask).
+    vmax : float, default=None
+        End of the colour scale (it runs from ``-vmax`` to ``vmax``);
+        ``None`` takes the largest absolute value.
+    cmap : str or matplotlib colormap, default="cold_hot"
+        Colour map.
+    title : str, default=None
+        Title drawn on the figure.
+    colorbar : bool, default=True
+        Draw a colour bar.
+    figure : matplotlib Figure, default=None
+        Figure to draw on; ``None`` creates one with :mod:`matplotlib.pyplot`.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+
+    See Also
+    --------
+    plot_brain_map : The same for any space.
+    brainenc.io.save_map : Write the map as a NIfTI file.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import nibabel as nib
+    >>> import numpy as np
+    >>> from brainenc.plotting import plot_volume_map
+    >>> inside = np.zeros((8, 8, 6), dtype=np.uint8)
+    >>> inside[2:6, 2:6, 2:4] = 1  # 32 voxels
+    >>> mask = nib.Nifti1Image(inside, np.diag([4.0, 4.0, 4.0, 1.0]))
+    >>> fig = plot_volume_map(np.linspace(0.0, 0.5, 32), mask, kind="glass")
+    >>> [float(v) for v in fig.axes[-1].get_ylim()]  # colour bar around 0
+    [-0.5, 0.5]
+    """
+    from ._neuro import space_from_like
+
+    space = space_from_like(like)
+    if space.kind != "volume":
+        raise ValueError(
+            f"like must describe a volume (a mask image or a masker), got "
+            f"{space.kind} responses; use plot_brain_map."
+        )
+    values = _check_map_values(values, space.n_targets)
+    if kind not in ("slices", "glass"):
+        raise ValueError(f"kind must be 'slices' or 'glass', got {kind!r}.")
+    image = space.to_image(values, dtype="float32")
+    if isinstance(bg_img, str) and bg_img == "mask":
+        bg_img = _mask_image(space)
+    plotting = _neuro_module("nilearn.plotting")
+    vmax = _symmetric_vmax(values, vmax)
+    threshold = 1e-6 if threshold is None else float(threshold)
+    if figure is None:
+        import matplotlib.pyplot as plt
+
+        figure = plt.figure(figsize=(9.0, 3.2))
+    if cut_coords is None and kind == "slices":
+        data = np.nan_to_num(np.asarray(image.get_fdata()))
+        peak = np.unravel_index(np.argmax(np.abs(data)), data.shape)
+        cut_coords = (image.affine @ [*peak, 1.0])[:3].tolist()
+    common = {
+        "figure": figure,
+        "cut_coords": cut_coords,
+        "threshold": threshold,
+        "vmin": -vmax,
+        "vmax": vmax,
+        "cmap": cmap,
+        "colorbar": colorbar,
+        "symmetric_cbar": True,
+        "title": title,
+    }
+    if kind == "glass":
+        plotting.plot_glass_brain(image, plot_abs=False, **common)
+    else:
+        if isinstance(bg_img, str) and bg_img == "MNI152":
+            from nilearn.datasets import load_mni152_template
+
+            bg_img = load_mni152_template()
+        plotting.plot_stat_map(
+            image,
+            bg_img=bg_img,
+            resampling_interpolation="nearest",
+            black_bg=True,
+            **common,
+        )
+    return figure
+
+
+def plot_parcel_map(
+    values,
+    atlas,
+    *,
+    labels=None,
+    kind="slices",
+    bg_img="atlas",
+    cut_coords=None,
+    threshold=None,
+    vmax=None,
+    cmap="cold_hot",
+    title=None,
+    colorbar=True,
+    figure=None,
+):
+    """Per-parcel values painted on a label atlas image.
+
+    Every voxel of parcel ``labels[k]`` of the atlas takes ``values[k]``;
+    the volume is drawn as by :func:`plot_volume_map`.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    values : array-like of shape (n_parcels,)
+        One value per parcel (e.g. the r of parcel-averaged responses).
+    atlas : path-like or nibabel image
+        A 3-D label image: an integer label per voxel, 0 for the background.
+    labels : sequence of int, default=None
+        The atlas label of each value; ``None`` takes the atlas's non-zero
+        labels in increasing order (the order of nilearn's
+        ``NiftiLabelsMasker``).
+    kind, cut_coords, threshold, vmax, cmap, title, colorbar, figure
+        As for :func:`plot_volume_map`.
+    bg_img : "atlas", "MNI152", None, path-like or image, default="atlas"
+        Background of the slices: the atlas's extent in grey, nilearn's
+        MNI152 template, none, or an anatomical image.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+
+    Raises
+    ------
+    ValueError
+        If ``values`` and ``labels`` differ in length, a label is not in the
+        atlas, or the atlas is not a 3-D image.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import nibabel as nib
+    >>> import numpy as np
+    >>> from brainenc.plotting import plot_parcel_map
+    >>> atlas = np.zeros((8, 8, 6), dtype=np.int16)
+    >>> atlas[1:4, 2:6, 2:4], atlas[4:7, 2:6, 2:4] = 1, 2  # two parcels
+    >>> image = nib.Nifti1Image(atlas, np.diag([4.0, 4.0, 4.0, 1.0]))
+    >>> fig = plot_parcel_map([0.3, -0.1], image, title="r per parcel")
+    >>> len(fig.axes) >= 3
+    True
+    """
+    nib = _neuro_module("nibabel")
+    if not hasattr(atlas, "dataobj"):
+        atlas = nib.load(str(atlas))
+    label_data = np.asanyarray(atlas.dataobj)
+    if label_data.ndim == 4 and label_data.shape[3] == 1:
+        label_data = label_data[..., 0]
+    if label_data.ndim != 3:
+        raise ValueError(
+            f"atlas must be a 3-D label image, got shape {label_data.shape}."
+        )
+    present = np.unique(label_data[np.isfinite(label_data) & (label_data != 0)])
+    if labels is None:
+        labels = present
+    labels = np.asarray(labels)
+    values = _check_map_values(values, labels.size, what="parcel (label)")
+    missing = np.setdiff1d(labels, present)
+    if missing.size:
+        raise ValueError(
+            f"labels {missing[:5].tolist()} are not in the atlas, whose labels are "
+            f"{present[:10].tolist()}{' ...' if present.size > 10 else ''}."
+        )
+    from ._neuro import volume_space
+
+    volume = np.zeros(label_data.shape, dtype=np.float32)
+    for label, value in zip(labels, values, strict=True):
+        volume[label_data == label] = value
+    # the atlas's extent is the mask; its voxels take their parcel's value
+    extent = volume_space(
+        nib.Nifti1Image((label_data != 0).astype(np.uint8), atlas.affine)
+    )
+    if isinstance(bg_img, str) and bg_img == "atlas":
+        bg_img = "mask"
+    return plot_volume_map(
+        volume[extent.inside],
+        extent,
+        kind=kind,
+        bg_img=bg_img,
+        cut_coords=cut_coords,
+        threshold=threshold,
+        vmax=vmax,
+        cmap=cmap,
+        title=title,
+        colorbar=colorbar,
+        figure=figure,
+    )
+
+
+def plot_surface_map(
+    values,
+    like,
+    *,
+    mesh=None,
+    views=("lateral", "medial"),
+    threshold=None,
+    vmax=None,
+    cmap="cold_hot",
+    title=None,
+    colorbar=True,
+    figure=None,
+):
+    """Per-vertex values on an inflated cortical surface.
+
+    One 3-D view per hemisphere and view, drawn with nilearn's
+    :func:`~nilearn.plotting.plot_surf_stat_map` on the sulcal depth, on a
+    colour scale symmetric around 0. Each face takes the mean of its
+    vertices' values.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    values : array-like of shape (n_targets,)
+        One value per target vertex (or CIFTI grayordinate), in the order of
+        the columns of ``y``; CIFTI grayordinates outside the cortex are not
+        drawn.
+    like : Bunch, ResponseSpace, path-like or image
+        The surface space of the targets: the data returned by
+        :func:`brainenc.io.load_runs` for GIFTI or CIFTI responses, or such a
+        file.
+    mesh : None, "fsaverage5", path-like, nilearn mesh or dict, default=None
+        The mesh to draw on. ``None`` takes nilearn's fsaverage5 (shipped,
+        never downloaded) when the data have its 10242 vertices per
+        hemisphere; other meshes must be given: a ``.surf.gii`` file, a
+        nilearn mesh, or ``{"left": ..., "right": ...}`` for CIFTI data with
+        both hemispheres.
+    views : sequence of str, default=("lateral", "medial")
+        nilearn views to draw, side by side.
+    threshold : float, default=None
+        Faces whose mean value has an absolute value at most ``threshold``
+        show the background only; ``None`` hides only exact zeros (vertices
+        outside a mask).
+    vmax : float, default=None
+        End of the colour scale (from ``-vmax`` to ``vmax``); ``None`` takes
+        the largest absolute value.
+    cmap : str or matplotlib colormap, default="cold_hot"
+        Colour map.
+    title : str, default=None
+        Figure title.
+    colorbar : bool, default=True
+        Draw a colour bar.
+    figure : matplotlib Figure, default=None
+        Figure to draw on; ``None`` creates one with :mod:`matplotlib.pyplot`.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        Its 3-D axes hold one ``Poly3DCollection`` each, whose face colours
+        are the map's.
+
+    Raises
+    ------
+    ValueError
+        If the data are not on fsaverage5 and no ``mesh`` is given, or the
+        mesh has another number of vertices than the data.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import nibabel as nib
+    >>> import numpy as np
+    >>> from brainenc.plotting import plot_surface_map
+    >>> rng = np.random.default_rng(0)
+    >>> values = rng.uniform(-0.3, 0.6, 10242).astype(np.float32)  # fsaverage5
+    >>> like = nib.gifti.GiftiImage(darrays=[nib.gifti.GiftiDataArray(values)])
+    >>> fig = plot_surface_map(values, like, views=["lateral"])
+    >>> [ax.name for ax in fig.axes]  # the surface and the colour bar
+    ['3d', 'rectilinear']
+    """
+    from ._neuro import space_from_like
+
+    space = space_from_like(like)
+    if space.kind not in ("surface", "cifti"):
+        raise ValueError(
+            f"like must describe surface (GIFTI or CIFTI) responses, got "
+            f"{space.kind} responses; use plot_brain_map."
+        )
+    values = _check_map_values(values, space.n_targets)
+    parts = _surface_parts(space, values)
+    meshes = _surface_meshes(parts, mesh)
+    if isinstance(views, str):
+        views = [views]
+    views = list(views)
+    vmax = _symmetric_vmax(values, vmax)
+    threshold = 1e-6 if threshold is None else float(threshold)
+    plotting = _neuro_module("nilearn.plotting")
+    bg_maps = _sulcal_depth(meshes)
+    if figure is None:
+        import matplotlib.pyplot as plt
+
+        figure = plt.figure(figsize=(3.2 * len(views) * len(parts) + 1.0, 3.2))
+    n_columns = len(views) * len(parts)
+    position = 0
+    for hemi, data in parts.items():
+        for view in views:
+            position += 1
+            axes = figure.add_subplot(1, n_columns, position, projection="3d")
+            last = position == n_columns
+            plotting.plot_surf_stat_map(
+                meshes[hemi],
+                data,
+                bg_map=bg_maps.get(hemi),
+                hemi=hemi,
+                view=view,
+                engine="matplotlib",
+                cmap=cmap,
+                colorbar=bool(colorbar) and last,
+                threshold=threshold,
+                vmin=-vmax,
+                vmax=vmax,
+                symmetric_cbar=True,
+                axes=axes,
+                figure=figure,
+            )
+            axes.set_title(f"{hemi}, {view}", fontsize="small")
+    if title is not None:
+        figure.suptitle(title)
+    return figure
+
+
 # --------------------------------------------------------------------------
 # private helpers
 
@@ -378,3 +826,114 @@ def _space_colors(n):
 
     cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(k % cmap.N) for k in range(n)]
+
+
+def _neuro_module(name):
+    from ._neuro import needs
+
+    return needs(name, "brain-map figures")
+
+
+def _check_map_values(values, n, *, what="target"):
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or arr.size != n:
+        raise ValueError(
+            f"values must have shape ({n},), one value per {what}, got shape "
+            f"{arr.shape}."
+        )
+    return arr
+
+
+def _symmetric_vmax(values, vmax):
+    if vmax is not None:
+        vmax = float(vmax)
+        if not (np.isfinite(vmax) and vmax > 0):
+            raise ValueError(f"vmax must be a positive number, got {vmax!r}.")
+        return vmax
+    finite = np.abs(values[np.isfinite(values)])
+    top = float(finite.max()) if finite.size else 0.0
+    return top if top > 0 else 1.0
+
+
+def _mask_image(space):
+    """The mask of a volume space as a 0/1 image (a background for slices)."""
+    nib = _neuro_module("nibabel")
+    inside = getattr(space, "inside", None)
+    if inside is not None:
+        return nib.Nifti1Image(inside.astype(np.uint8), space.affine)
+    ones = space.to_image(np.ones(space.n_targets), dtype="float32")
+    covered = (np.asanyarray(ones.dataobj) != 0).astype(np.uint8)
+    return nib.Nifti1Image(covered, ones.affine)
+
+
+_FSAVERAGE5_VERTICES = 10242
+
+
+def _surface_parts(space, values):
+    """``{hemisphere: per-vertex values}`` (0 where there is no target)."""
+    if space.kind == "surface":
+        full = np.zeros(space.n_vertices)
+        full[space.inside] = values
+        return {space.hemisphere or "left": full}
+    parts = {}
+    for name, indices, axis in space.axis.iter_structures():
+        hemi = {"CIFTI_STRUCTURE_CORTEX_LEFT": "left"}.get(name)
+        hemi = hemi or {"CIFTI_STRUCTURE_CORTEX_RIGHT": "right"}.get(name)
+        if hemi is None:
+            continue
+        full = np.zeros(axis.nvertices[name])
+        full[axis.vertex] = values[indices]
+        parts[hemi] = full
+    if not parts:
+        raise ValueError(
+            "the CIFTI responses hold no cortical surface (CORTEX_LEFT or "
+            "CORTEX_RIGHT); plot their volume part with plot_volume_map."
+        )
+    return parts
+
+
+def _surface_meshes(parts, mesh):
+    if mesh is None or (isinstance(mesh, str) and mesh == "fsaverage5"):
+        sizes = {hemi: data.size for hemi, data in parts.items()}
+        if any(n != _FSAVERAGE5_VERTICES for n in sizes.values()):
+            raise ValueError(
+                f"the data have {_sizes_text(sizes)} vertices, not fsaverage5's "
+                f"{_FSAVERAGE5_VERTICES} per hemisphere: give mesh= (the "
+                ".surf.gii of their mesh), since only fsaverage5 ships with nilearn."
+            )
+        datasets = _neuro_module("nilearn.datasets")
+        inflated = datasets.load_fsaverage("fsaverage5").inflated
+        return {hemi: inflated.parts[hemi] for hemi in parts}
+    if not isinstance(mesh, dict):
+        mesh = dict.fromkeys(parts, mesh)
+    surface = _neuro_module("nilearn.surface")
+    meshes = {}
+    for hemi, data in parts.items():
+        if hemi not in mesh:
+            raise ValueError(f"mesh has no {hemi!r} hemisphere, which the data have.")
+        loaded = surface.load_surf_mesh(mesh[hemi])
+        n = np.asarray(loaded.coordinates).shape[0]
+        if n != data.size:
+            raise ValueError(
+                f"the {hemi} mesh has {n} vertices but the data have {data.size}."
+            )
+        meshes[hemi] = loaded
+    return meshes
+
+
+def _sulcal_depth(meshes):
+    """fsaverage5's sulcal depth per hemisphere, for the fsaverage5 mesh only."""
+    if not all(
+        np.asarray(m.coordinates).shape[0] == _FSAVERAGE5_VERTICES
+        for m in meshes.values()
+    ):
+        return {}
+    datasets = _neuro_module("nilearn.datasets")
+    sulcal = datasets.load_fsaverage_data(
+        mesh="fsaverage5", mesh_type="inflated", data_type="sulcal"
+    )
+    return {hemi: np.asarray(sulcal.data.parts[hemi]) for hemi in meshes}
+
+
+def _sizes_text(sizes):
+    return ", ".join(f"{n} ({hemi})" for hemi, n in sizes.items())
