@@ -6,7 +6,10 @@
   (:func:`brainenc.io.load_runs`), holds out the last run(s), fits a model on
   the others and writes to ``--out`` the model (``model.pkl``), the held-out
   predictions (``predictions.npz``), the per-target held-out scores
-  (``scores.csv``), a summary (``summary.json``) and figures (``figures/*.png``).
+  (``scores.csv``), a summary (``summary.json``) and figures (``figures/*.png``);
+  with ``--permutations N``, a run-aware permutation test of every target's r
+  (p, FDR q and family-wise p in ``scores.csv``, counts in ``summary.json``,
+  ``figures/significance.png``).
 - ``brainenc predict`` and ``brainenc score`` apply a saved model to new files.
 
 ``python -m brainenc`` runs the same commands. Progress goes to stderr, results
@@ -403,6 +406,20 @@ def _add_fit_parser(commands):
             "mean of N repeats (default: %(default)s, single trials)"
         ),
     )
+    significance = fit.add_argument_group("significance")
+    significance.add_argument(
+        "--permutations",
+        type=_nonnegative_int,
+        default=0,
+        metavar="N",
+        help=(
+            "test every target's held-out r with N circular shifts within the "
+            "held-out runs (brainenc.stats.permutation_test, seeded by --seed): "
+            "columns p, q (FDR, Benjamini-Hochberg) and p_fwe (max statistic) "
+            "in scores.csv, counts in summary.json, figures/significance.png "
+            "(default: %(default)s, no test)"
+        ),
+    )
     output = fit.add_argument_group("output")
     output.add_argument(
         "--out", required=True, metavar="DIR", help="output directory (created)"
@@ -522,6 +539,17 @@ def _run_fit(args):
     predict_time = time.perf_counter() - tic
     nan_policy = "omit" if np.isnan(data.y[test]).any() else "raise"
     r = pearson_r(data.y[test], y_pred, nan_policy=nan_policy)
+    significance = None
+    if args.permutations:
+        significance = _significance(
+            data.y[test],
+            y_pred,
+            data.groups[test],
+            args.permutations,
+            seed=args.seed,
+            draw=not args.no_figures,
+            log=log,
+        )
 
     out.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -549,12 +577,17 @@ def _run_fit(args):
     hyper, columns = _hyperparameters(model, data.feature_spaces)
     if ceiling is not None:
         columns = {"ceiling": ceiling, **columns}
+    if significance is not None:
+        columns.update(significance.columns)
     files["scores"] = str(_write_scores(out / "scores.csv", r, columns))
 
     figure_time = 0.0
     if not args.no_figures:
         tic = time.perf_counter()
         figures = _draw_figures(out / "figures", model, r, ceiling, args.tr, log)
+        if significance is not None and significance.figure is not None:
+            figures.append(out / "figures" / "significance.png")
+            significance.figure.savefig(figures[-1], dpi=120)
         figure_time = time.perf_counter() - tic
         files["figures"] = [str(path) for path in figures]
 
@@ -600,6 +633,7 @@ def _run_fit(args):
             "runs together"
         ),
         "scores": scores,
+        **({} if significance is None else {"significance": significance.summary}),
         "hyperparameters": _jsonable(hyper),
         "timings_s": {
             "load": round(load_time, 3),
@@ -618,10 +652,78 @@ def _run_fit(args):
     rows.append(("held-out median r", f"{scores['median_r']:.4f}"))
     if ceiling is not None:
         rows.append(("mean noise ceiling", f"{scores['mean_ceiling']:.4f}"))
+    if significance is not None and "n_significant_fdr" in significance.summary:
+        rows.append(
+            ("significant (FDR q<=0.05)", significance.summary["n_significant_fdr"])
+        )
     rows.append(("fit time (s)", f"{fit_time:.2f}"))
     rows.append(("output", str(out)))
     _print_table(rows)
     return 0
+
+
+def _significance(y_true, y_pred, groups, n_permutations, *, seed, draw, log):
+    """Permutation test of the held-out r of every target.
+
+    Returns a Bunch: ``columns`` for scores.csv (p, q, p_fwe), ``summary``
+    for summary.json (the settings and how many targets are significant) and
+    ``figure`` (a matplotlib Figure, or None without matplotlib or ``draw``).
+    """
+    from sklearn.utils import Bunch
+
+    from .stats import fdr_correction, permutation_test
+
+    alpha = 0.05
+    if np.isnan(y_true).any() or np.isnan(y_pred).any():
+        log(
+            "warning: --permutations skipped: the held-out responses or "
+            "predictions have missing values (NaN)",
+            always=True,
+        )
+        return Bunch(columns={}, summary={"skipped": "missing values"}, figure=None)
+    log(f"permutation test of {y_true.shape[1]} targets ({n_permutations} shifts) ...")
+    tic = time.perf_counter()
+    # the whole null only while it is small (the figure draws it)
+    keep_null = n_permutations * y_true.shape[1] <= 2**24
+    result = permutation_test(
+        y_true,
+        y_pred,
+        groups=groups,
+        n_permutations=n_permutations,
+        random_state=seed,
+        return_null=keep_null,
+    )
+    rejected, q = fdr_correction(result.p_values, alpha=alpha)
+    summary = {
+        "method": "circular shifts within each held-out run",
+        "n_permutations": n_permutations,
+        "seed": seed,
+        "alternative": "greater",
+        "alpha": alpha,
+        "n_targets": int(q.size),
+        "n_significant_uncorrected": int(np.sum(result.p_values <= alpha)),
+        "n_significant_fdr": int(rejected.sum()),
+        "n_significant_fwe": int(np.sum(result.p_values_fwe <= alpha)),
+        "smallest_possible_p": 1 / (n_permutations + 1),
+        "time_s": round(time.perf_counter() - tic, 3),
+    }
+    log(
+        f"{summary['n_significant_fdr']} of {q.size} targets significant at FDR "
+        f"q <= {alpha:g} ({summary['n_significant_fwe']} family-wise)"
+    )
+    figure = None
+    if draw:
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:  # _draw_figures says so
+            Figure = None
+        if Figure is not None:
+            from .plotting import plot_significance
+
+            figure = Figure(figsize=(7, 4.5), layout="constrained")
+            plot_significance(result, alpha=alpha, ax=figure.add_subplot())
+    columns = {"p": result.p_values, "q": q, "p_fwe": result.p_values_fwe}
+    return Bunch(columns=columns, summary=summary, figure=figure)
 
 
 def _run_predict(args):
