@@ -119,6 +119,20 @@ def test_help(capsys):
         (["demo", "--snr", "nan"], "argument --snr"),
         (["demo", "--backend", "jax"], "argument --backend: invalid choice"),
         (["demo", "--bogus"], "unrecognized arguments: --bogus"),
+        (
+            [
+                "fit",
+                "--features",
+                "f",
+                "--responses",
+                "r",
+                "--out",
+                "o",
+                "--permutations",
+                "-1",
+            ],
+            "argument --permutations: expected an int >= 0, got -1",
+        ),  # fmt: skip
     ],
 )
 def test_bad_arguments_are_argparse_errors(capsys, argv, message):
@@ -368,6 +382,80 @@ def test_score_matches_the_csv(dataset, fitted, tmp_path, capsys):
     assert _table(capsys.readouterr().out)["mean r"] == pytest.approx(
         fit_scores.mean(), abs=5e-5
     )
+
+
+def test_fit_with_permutations(dataset, fitted, tmp_path, capsys):
+    """p, q and p_fwe in scores.csv are brainenc.stats on the written held-out
+    predictions; the counts in summary.json and the figure follow them."""
+    from brainenc.stats import fdr_correction, permutation_test
+
+    root, runs, _ = dataset
+    _, argv = fitted
+    out = tmp_path / "out"
+    argv = [*argv[: argv.index("--out")], "--out", str(out), "--seed", "3"]
+    assert main([*argv, "--permutations", "199"]) == 0
+    captured = capsys.readouterr()
+    assert "permutation test of 12 targets (199 shifts)" in captured.err
+    table = _read_csv(out / "scores.csv")
+    assert list(table)[-3:] == ["p", "q", "p_fwe"]
+    y_test = runs["run-4"][1].astype(np.float32)  # as the command loads it
+    y_pred = np.load(out / "predictions.npz")["run-4"]
+    expected = permutation_test(y_test, y_pred, n_permutations=199, random_state=3)
+    np.testing.assert_array_equal(table["p"], expected.p_values)
+    np.testing.assert_array_equal(table["p_fwe"], expected.p_values_fwe)
+    rejected, q = fdr_correction(expected.p_values)
+    np.testing.assert_array_equal(table["q"], q)
+    # the model predicts these targets well: nearly all are significant
+    assert rejected.sum() >= 10
+    summary = json.loads((out / "summary.json").read_text())["significance"]
+    assert summary["n_permutations"] == 199
+    assert summary["seed"] == 3
+    assert summary["n_targets"] == N_TARGETS
+    assert summary["n_significant_fdr"] == int(rejected.sum())
+    assert summary["n_significant_fwe"] == int(np.sum(expected.p_values_fwe <= 0.05))
+    assert summary["n_significant_uncorrected"] == int(np.sum(table["p"] <= 0.05))
+    assert summary["smallest_possible_p"] == 1 / 200
+    assert _table(captured.out)["significant (FDR q<=0.05)"] == rejected.sum()
+    png = out / "figures" / "significance.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 10_000
+
+
+def test_fit_without_permutations_has_no_significance(fitted):
+    out, argv = fitted
+    if not (out / "summary.json").exists():
+        assert main(argv) == 0
+    assert "significance" not in json.loads((out / "summary.json").read_text())
+    assert "p" not in _read_csv(out / "scores.csv")
+    assert not (out / "figures" / "significance.png").exists()
+
+
+def test_significance_of_held_out_runs(capsys):
+    """The function the fit command calls: two held-out runs stay apart, a
+    target with missing values skips the test with a warning."""
+    from brainenc.cli import _Log, _significance
+    from brainenc.stats import permutation_test
+
+    rng = np.random.default_rng(0)
+    y_true = rng.standard_normal((200, 4))
+    y_pred = y_true + rng.standard_normal((200, 4))
+    groups = np.repeat(["run-5", "run-6"], 100)
+    result = _significance(
+        y_true, y_pred, groups, 50, seed=0, draw=False, log=_Log(quiet=True)
+    )
+    expected = permutation_test(
+        y_true, y_pred, groups=groups, n_permutations=50, random_state=0
+    )
+    np.testing.assert_array_equal(result.columns["p"], expected.p_values)
+    assert result.figure is None
+    assert result.summary["n_significant_fdr"] == 4
+    y_true[3, 1] = np.nan
+    skipped = _significance(
+        y_true, y_pred, groups, 50, seed=0, draw=True, log=_Log(quiet=True)
+    )
+    assert skipped.columns == {}
+    assert skipped.summary == {"skipped": "missing values"}
+    assert "warning: --permutations skipped" in capsys.readouterr().err
 
 
 def test_fit_stacked(dataset, tmp_path, capsys):

@@ -87,6 +87,30 @@ def _env():
     return env
 
 
+def test_fit_with_permutations_writes_p_and_q_maps(nifti, monkeypatch):
+    root, inside = nifti
+    monkeypatch.chdir(root)
+    code = main(
+        ["fit", "--features", "feats/", "--responses",
+         *sorted(str(p.name) for p in root.glob("run-*.nii.gz")),
+         "--mask", "mask.nii.gz", "--param", "backend=numpy", "--permutations",
+         "99", "--no-figures", "--quiet", "--out", "res"]
+    )  # fmt: skip
+    assert code == 0
+    with open(root / "res" / "scores.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    summary = json.loads((root / "res" / "summary.json").read_text())
+    assert set(summary["files"]["maps"]) == {"r", "p", "q"}
+    for name in ("p", "q"):
+        image = nib.load(root / "res" / f"{name}.nii.gz")
+        data = np.asanyarray(image.dataobj)
+        in_mask = np.array([data[voxel] for voxel in _voxels(inside)])
+        column = np.array([float(row[name]) for row in rows], dtype=np.float32)
+        np.testing.assert_array_equal(in_mask, column)
+        np.testing.assert_array_equal(image.affine, nib.load("mask.nii.gz").affine)
+    assert summary["significance"]["n_permutations"] == 99
+
+
 def test_fit_nifti_runs_with_a_mask_writes_the_r_map(nifti):
     root, inside = nifti
     # the command of the README, glob expanded by the shell

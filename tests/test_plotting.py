@@ -5,11 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.utils import Bunch
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.patches import Rectangle, StepPatch  # noqa: E402
 
 import brainenc  # noqa: E402
 from brainenc import (  # noqa: E402
@@ -23,8 +24,10 @@ from brainenc.plotting import (  # noqa: E402
     plot_delay_profile,
     plot_score_distribution,
     plot_scores_vs_ceiling,
+    plot_significance,
     plot_stacking_weights,
 )
+from brainenc.stats import fdr_correction, permutation_test  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -201,6 +204,99 @@ def test_stacking_weights_signed_are_lines():
     ]
 
 
+@pytest.fixture(scope="module")
+def significance():
+    """A permutation test of 300 smooth targets, 30 of them predicted."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(0)
+    y_pred = lfilter([1], [1, -0.7], rng.standard_normal((600, 300)), axis=0)
+    y_true = lfilter([1], [1, -0.7], rng.standard_normal((600, 300)), axis=0)
+    y_true[:, :30] += 0.4 * y_pred[:, :30]
+    groups = np.repeat([0, 1, 2], 200)
+    return permutation_test(
+        y_true,
+        y_pred,
+        groups=groups,
+        n_permutations=300,
+        random_state=0,
+        return_null=True,
+    )
+
+
+def test_significance_figure_is_the_test(significance):
+    result = significance
+    fig = plot_significance(result)
+    (ax,) = fig.axes
+    rejected, _ = fdr_correction(result.p_values)
+    k = int(rejected.sum())
+    assert 25 <= k <= 40  # the 30 predicted targets, and few others
+    significant, other = ax.containers
+    edges = np.array(
+        [b.get_x() for b in significant]
+        + [significant[-1].get_x() + significant[-1].get_width()]
+    )
+    np.testing.assert_array_equal(
+        [b.get_height() for b in significant],
+        np.histogram(result.r[rejected], edges)[0],
+    )
+    np.testing.assert_array_equal(
+        [b.get_height() for b in other], np.histogram(result.r[~rejected], edges)[0]
+    )
+    # the null, pooled over targets, scaled to 300 targets
+    (stairs,) = [p for p in ax.patches if isinstance(p, StepPatch)]
+    values, stair_edges, _ = stairs.get_data()
+    np.testing.assert_allclose(stair_edges, edges)
+    np.testing.assert_allclose(
+        values, np.histogram(result.null.ravel(), edges)[0] * 300 / result.null.size
+    )
+    assert values.sum() == pytest.approx(300, abs=1)
+    # the family-wise threshold separates the targets with p_fwe <= 0.05
+    fwe, fdr = ax.get_lines()
+    threshold = fwe.get_xdata()[0]
+    np.testing.assert_array_equal(result.r > threshold, result.p_values_fwe <= 0.05)
+    assert fdr.get_xdata()[0] == result.r[rejected].min()
+    assert ax.get_title() == f"{k} of 300 targets significant (FDR q <= 0.05)"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [
+        f"FDR q <= 0.05 ({k})",
+        f"not significant ({300 - k})",
+        "null (300 permutations)",
+        f"FWE threshold r = {threshold:.3f}",
+        f"smallest FDR-significant r = {result.r[rejected].min():.3f}",
+    ]
+    assert ax.get_xlabel() == "Pearson r"
+
+
+def test_significance_figure_without_the_null(significance):
+    result = Bunch(**significance)
+    del result["null"]
+    fig = plot_significance(result, alpha=0.01, fdr_method="by")
+    ax = fig.axes[0]
+    curve = ax.get_lines()[0]
+    assert curve.get_label() == "null (normal approx.)"
+    # normal densities of each target's null, scaled to 300 targets per bin
+    width = np.diff([b.get_x() for b in ax.containers[0]])[0]
+    area = np.trapezoid(curve.get_ydata(), curve.get_xdata()) / width
+    assert area == pytest.approx(300, rel=0.01)
+    rejected, _ = fdr_correction(result.p_values, alpha=0.01, method="by")
+    assert ax.get_title().startswith(f"{int(rejected.sum())} of 300")
+
+
+def test_significance_figure_two_sided():
+    rng = np.random.default_rng(1)
+    y_true = rng.standard_normal((300, 100))
+    y_pred = rng.standard_normal((300, 100))
+    y_pred[:, :10] -= y_true[:, :10]
+    result = permutation_test(
+        y_true, y_pred, n_permutations=200, alternative="two-sided", random_state=0
+    )
+    ax = plot_significance(result).axes[0]
+    fwe = [line.get_xdata()[0] for line in ax.get_lines()[1:3]]
+    assert fwe[0] == pytest.approx(-fwe[1])
+    assert np.all(np.abs(result.r[:10]) > fwe[0])
+
+
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
@@ -221,6 +317,11 @@ def test_stacking_weights_signed_are_lines():
             lambda: plot_stacking_weights(np.ones((2, 3)), ["a"]),
             ValueError,
             "name the 2 spaces",
+        ),
+        (
+            lambda: plot_significance({"r": [0.1]}),
+            TypeError,
+            "result must be the Bunch returned by brainenc.stats.permutation_test",
         ),
     ],
 )

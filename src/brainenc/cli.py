@@ -9,7 +9,10 @@
   predictions (``predictions.npz``), the per-target held-out scores
   (``scores.csv``), a summary (``summary.json``), the scores as brain maps in
   the responses' space (``r.nii.gz``, ``r.func.gii``, ``r.dscalar.nii``,
-  ``r-ave.fif``) and figures (``figures/*.png``, ``figures/r_map.png``).
+  ``r-ave.fif``) and figures (``figures/*.png``, ``figures/r_map.png``); with
+  ``--permutations N``, a run-aware permutation test of every target's r (p,
+  FDR q and family-wise p in ``scores.csv`` and as maps, counts in
+  ``summary.json``, ``figures/significance.png``).
 - ``brainenc predict`` and ``brainenc score`` apply a saved model to new files
   (``score --map`` writes the map of its scores).
 
@@ -412,6 +415,21 @@ def _add_fit_parser(commands):
             "mean of N repeats (default: %(default)s, single trials)"
         ),
     )
+    significance = fit.add_argument_group("significance")
+    significance.add_argument(
+        "--permutations",
+        type=_nonnegative_int,
+        default=0,
+        metavar="N",
+        help=(
+            "test every target's held-out r with N circular shifts within the "
+            "held-out runs (brainenc.stats.permutation_test, seeded by --seed): "
+            "columns p, q (FDR, Benjamini-Hochberg) and p_fwe (max statistic) "
+            "in scores.csv, p and q maps beside the r map, counts in "
+            "summary.json, figures/significance.png "
+            "(default: %(default)s, no test)"
+        ),
+    )
     output = fit.add_argument_group("output")
     output.add_argument(
         "--out", required=True, metavar="DIR", help="output directory (created)"
@@ -507,7 +525,8 @@ class _FitResult:
     ``columns`` are the per-target columns of ``scores.csv`` after ``r`` and
     ``maps`` the per-target values written as maps in the responses' space
     (``{name}{ending}``, e.g. ``r.nii.gz``), both in the order given;
-    ``figure_maps`` names the maps also drawn as ``figures/{name}_map.png``.
+    ``figure_maps`` names the maps also drawn as ``figures/{name}_map.png``;
+    ``significance`` is what :func:`_significance` returned (or None).
     """
 
     model: object
@@ -519,6 +538,7 @@ class _FitResult:
     figure_maps: tuple = ("r",)
     hyperparameters: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    significance: object = None
 
 
 def _load_fit_data(args, entry, log):
@@ -579,12 +599,31 @@ def _fit_and_score(args, entry, estimator_class, params, data, log):
     predict_time = time.perf_counter() - tic
     nan_policy = "omit" if np.isnan(data.y[test]).any() else "raise"
     r = pearson_r(data.y[test], y_pred, nan_policy=nan_policy)
+    significance = None
+    if args.permutations:
+        significance = _significance(
+            data.y[test],
+            y_pred,
+            data.groups[test],
+            args.permutations,
+            seed=args.seed,
+            draw=not args.no_figures,
+            log=log,
+        )
 
     hyper, columns = entry.summary(model)
     maps = {"r": r}
     if data.ceiling is not None:
         columns = {"ceiling": data.ceiling, **columns}
         maps["ceiling"] = data.ceiling
+    if significance is not None:
+        columns.update(significance.columns)
+        # p and q as maps too (p_fwe stays in scores.csv)
+        maps.update(
+            {key: significance.columns[key] for key in ("p", "q")}
+            if significance.columns
+            else {}
+        )
     return _FitResult(
         model=model,
         params=params,
@@ -594,6 +633,7 @@ def _fit_and_score(args, entry, estimator_class, params, data, log):
         maps=maps,
         hyperparameters=hyper,
         timings={"fit": fit_time, "predict": predict_time},
+        significance=significance,
     )
 
 
@@ -645,6 +685,10 @@ def _write_fit(args, out, data, result, log, start):
         tr = args.tr if args.tr is not None else _interval(data.sfreq)
         figures = _draw_figures(out / "figures", model, r, ceiling, tr, log)
         figures += _draw_maps(out / "figures", data.space, result, log)
+        significance = result.significance
+        if significance is not None and significance.figure is not None:
+            figures.append(out / "figures" / "significance.png")
+            significance.figure.savefig(figures[-1], dpi=120)
         log(f"wrote {len(figures)} figures to {out / 'figures'}")
         figure_time = time.perf_counter() - tic
         files["figures"] = [str(path) for path in figures]
@@ -693,6 +737,11 @@ def _write_fit(args, out, data, result, log, start):
             "runs together"
         ),
         "scores": scores,
+        **(
+            {}
+            if result.significance is None
+            else {"significance": result.significance.summary}
+        ),
         "hyperparameters": _jsonable(result.hyperparameters),
         "timings_s": {
             "load": round(data.load_time, 3),
@@ -711,9 +760,78 @@ def _write_fit(args, out, data, result, log, start):
     rows.append(("held-out median r", f"{scores['median_r']:.4f}"))
     if ceiling is not None:
         rows.append(("mean noise ceiling", f"{scores['mean_ceiling']:.4f}"))
+    significance = result.significance
+    if significance is not None and "n_significant_fdr" in significance.summary:
+        rows.append(
+            ("significant (FDR q<=0.05)", significance.summary["n_significant_fdr"])
+        )
     rows.append(("fit time (s)", f"{result.timings['fit']:.2f}"))
     rows.append(("output", str(out)))
     _print_table(rows)
+
+
+def _significance(y_true, y_pred, groups, n_permutations, *, seed, draw, log):
+    """Permutation test of the held-out r of every target.
+
+    Returns a Bunch: ``columns`` for scores.csv (p, q, p_fwe), ``summary``
+    for summary.json (the settings and how many targets are significant) and
+    ``figure`` (a matplotlib Figure, or None without matplotlib or ``draw``).
+    """
+    from sklearn.utils import Bunch
+
+    from .stats import fdr_correction, permutation_test
+
+    alpha = 0.05
+    if np.isnan(y_true).any() or np.isnan(y_pred).any():
+        log(
+            "warning: --permutations skipped: the held-out responses or "
+            "predictions have missing values (NaN)",
+            always=True,
+        )
+        return Bunch(columns={}, summary={"skipped": "missing values"}, figure=None)
+    log(f"permutation test of {y_true.shape[1]} targets ({n_permutations} shifts) ...")
+    tic = time.perf_counter()
+    # the whole null only while it is small (the figure draws it)
+    keep_null = n_permutations * y_true.shape[1] <= 2**24
+    result = permutation_test(
+        y_true,
+        y_pred,
+        groups=groups,
+        n_permutations=n_permutations,
+        random_state=seed,
+        return_null=keep_null,
+    )
+    rejected, q = fdr_correction(result.p_values, alpha=alpha)
+    summary = {
+        "method": "circular shifts within each held-out run",
+        "n_permutations": n_permutations,
+        "seed": seed,
+        "alternative": "greater",
+        "alpha": alpha,
+        "n_targets": int(q.size),
+        "n_significant_uncorrected": int(np.sum(result.p_values <= alpha)),
+        "n_significant_fdr": int(rejected.sum()),
+        "n_significant_fwe": int(np.sum(result.p_values_fwe <= alpha)),
+        "smallest_possible_p": 1 / (n_permutations + 1),
+        "time_s": round(time.perf_counter() - tic, 3),
+    }
+    log(
+        f"{summary['n_significant_fdr']} of {q.size} targets significant at FDR "
+        f"q <= {alpha:g} ({summary['n_significant_fwe']} family-wise)"
+    )
+    figure = None
+    if draw:
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:  # _draw_figures says so
+            Figure = None
+        if Figure is not None:
+            from .plotting import plot_significance
+
+            figure = Figure(figsize=(7, 4.5), layout="constrained")
+            plot_significance(result, alpha=alpha, ax=figure.add_subplot())
+    columns = {"p": result.p_values, "q": q, "p_fwe": result.p_values_fwe}
+    return Bunch(columns=columns, summary=summary, figure=figure)
 
 
 def _run_predict(args):

@@ -1,4 +1,5 @@
-"""Figures of encoding results: scores, noise ceilings, delay profiles, weights, maps.
+"""Figures of encoding results: scores, noise ceilings, delay profiles, weights,
+significance and brain maps.
 
 Every function draws on the ``ax`` (or ``figure``) it is given, or on a new
 figure from :mod:`matplotlib.pyplot` when none is, and returns the
@@ -22,6 +23,7 @@ __all__ = [
     "plot_parcel_map",
     "plot_score_distribution",
     "plot_scores_vs_ceiling",
+    "plot_significance",
     "plot_stacking_weights",
     "plot_surface_map",
     "plot_volume_map",
@@ -345,6 +347,152 @@ def plot_stacking_weights(weights, space_names=None, *, sort=True, ax=None):
     ax.set_ylabel("stacking weight")
     ax.set_title(f"stacking weights of {n_spaces} feature spaces")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    return fig
+
+
+def plot_significance(
+    result, *, alpha=0.05, fdr_method="bh", bins=None, ax=None, title=None
+):
+    """Histogram of per-target r with the permutation null and the thresholds.
+
+    The targets' r are stacked by their FDR decision (significant or not at
+    ``alpha``), over the null distribution of r pooled over targets (scaled
+    to the same number of targets), with the family-wise threshold of the
+    max statistic and the smallest significant r under FDR.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    result : Bunch
+        The result of :func:`brainenc.stats.permutation_test`. With
+        ``return_null=True`` the null is the histogram of all its values;
+        otherwise each target's null is drawn as a normal distribution of
+        its ``null_mean`` and ``null_std`` (labelled "normal approx.").
+    alpha : float, default=0.05
+        Level of the false discovery rate and of the family-wise error rate.
+    fdr_method : {"bh", "by"}, default="bh"
+        Method of :func:`brainenc.stats.fdr_correction`.
+    bins : int or sequence of float, default=None
+        Histogram bins; ``None`` takes ``min(50, max(10, n_targets // 5))``
+        equal bins over the range of the scores and of the null.
+    ax : matplotlib Axes, default=None
+        Axes to draw on; ``None`` creates a new figure.
+    title : str, default=None
+        Axes title; ``None`` writes how many targets are significant.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        The figure holding ``ax``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from brainenc.plotting import plot_significance
+    >>> from brainenc.stats import permutation_test
+    >>> rng = np.random.default_rng(0)
+    >>> y_true = rng.standard_normal((300, 40))
+    >>> y_pred = rng.standard_normal((300, 40))
+    >>> y_pred[:, :10] += y_true[:, :10]
+    >>> result = permutation_test(y_true, y_pred, n_permutations=200,
+    ...                           random_state=0)
+    >>> fig = plot_significance(result)
+    >>> fig.axes[0].get_title()
+    '10 of 40 targets significant (FDR q <= 0.05)'
+    """
+    from .stats import fdr_correction
+
+    needed = ("r", "p_values", "null_mean", "null_std", "null_max", "settings")
+    if not all(key in result for key in needed):
+        raise TypeError(
+            "result must be the Bunch returned by brainenc.stats.permutation_test "
+            f"(with {', '.join(needed)}), got {type(result).__name__}."
+        )
+    r = _check_scores(result["r"], "result.r")
+    rejected, _ = fdr_correction(result["p_values"], alpha=alpha, method=fdr_method)
+    alternative = result["settings"]["alternative"]
+    fwe = _fwe_threshold(np.asarray(result["null_max"]), alpha)
+    null = result.get("null")
+    fig, ax = _figure_and_axes(ax, (6.5, 4.0))
+    mean = np.asarray(result["null_mean"], dtype=np.float64)
+    std = np.asarray(result["null_std"], dtype=np.float64)
+    if bins is None:
+        bins = min(50, max(10, r.size // 5))
+    if np.ndim(bins) == 0:
+        if null is not None:
+            low, high = min(r.min(), np.min(null)), max(r.max(), np.max(null))
+        else:
+            low = min(r.min(), float(np.min(mean - 4 * std)))
+            high = max(r.max(), float(np.max(mean + 4 * std)))
+        bins = np.linspace(low, high, int(bins) + 1)
+    bins = np.asarray(bins, dtype=np.float64)
+    k = int(np.count_nonzero(rejected))
+    ax.hist(
+        [r[rejected], r[~rejected]],
+        bins=bins,
+        stacked=True,
+        color=["#c44e52", "#8c8c8c"],
+        edgecolor="white",
+        linewidth=0.5,
+        label=[f"FDR q <= {alpha:g} ({k})", f"not significant ({r.size - k})"],
+    )
+    if null is not None:
+        null = np.asarray(null, dtype=np.float64).ravel()
+        counts, _ = np.histogram(null, bins=bins)
+        counts = counts * (r.size / null.size)
+        n_perm = null.size // r.size
+        ax.stairs(
+            counts,
+            bins,
+            color="k",
+            linewidth=1.5,
+            label=f"null ({n_perm} permutations)",
+        )
+    else:
+        grid = np.linspace(bins[0], bins[-1], 400)
+        safe = np.where(std > 0, std, 1.0)
+        density = np.exp(-0.5 * ((grid[:, None] - mean) / safe) ** 2) / (
+            safe * np.sqrt(2 * np.pi)
+        )
+        density = density[:, std > 0].sum(axis=1) * np.mean(np.diff(bins))
+        ax.plot(grid, density, color="k", linewidth=1.5, label="null (normal approx.)")
+    # the statistic of each alternative is sign * r, or |r| (both signs)
+    signs = {"greater": (1,), "less": (-1,), "two-sided": (1, -1)}[alternative]
+    where = "|r|" if alternative == "two-sided" else "r"
+    if fwe is not None:
+        for i, sign in enumerate(signs):
+            ax.axvline(
+                sign * fwe,
+                color="#4c72b0",
+                linestyle="--",
+                linewidth=1.5,
+                label=None if i else f"FWE threshold {where} = {fwe:.3f}",
+            )
+    if k:
+        if alternative == "two-sided":
+            smallest = float(np.abs(r[rejected]).min())
+        else:
+            smallest = float((signs[0] * r[rejected]).min())
+        for i, sign in enumerate(signs):
+            ax.axvline(
+                sign * smallest,
+                color="#c44e52",
+                linestyle=":",
+                linewidth=1.5,
+                label=None
+                if i
+                else f"smallest FDR-significant {where} = {smallest:.3f}",
+            )
+    ax.set_xlabel("Pearson r")
+    ax.set_ylabel("number of targets")
+    # significant targets lie to the right (alternative="greater")
+    ax.legend(loc="upper left", frameon=False, fontsize="small")
+    if title is None:
+        title = f"{k} of {r.size} targets significant (FDR q <= {alpha:g})"
+    ax.set_title(title)
     return fig
 
 
@@ -937,3 +1085,13 @@ def _sulcal_depth(meshes):
 
 def _sizes_text(sizes):
     return ", ".join(f"{n} ({hemi})" for hemi, n in sizes.items())
+
+
+def _fwe_threshold(null_max, alpha):
+    """The statistic above which the max-statistic p-value is <= alpha
+    (None when no target can reach it with these permutations)."""
+    n = null_max.size
+    allowed = int(np.floor(alpha * (n + 1) - 1))  # null maxima >= r allowed
+    if allowed < 0:
+        return None
+    return float(np.sort(null_max)[::-1][min(allowed, n - 1)])
