@@ -444,8 +444,13 @@ def test_cuda_without_gpu_is_an_error():
 def test_cuda_trained_model_predicts_on_cpu(mixed_precision):
     X, y, groups = _data()
     model = PCAMLPEncoder(
-        **FAST, device="cuda", mixed_precision=mixed_precision, random_state=0
+        **FAST,
+        device="cuda",
+        mixed_precision=mixed_precision,
+        max_grad_norm=1.0,
+        random_state=0,
     ).fit(X, y, groups)
+    assert model.n_steps_ == model.history_[-1]["n_steps"] > 0
     assert model.device_ == "cuda"
     on_gpu = model.predict(X, groups)
     loaded = pickle.loads(pickle.dumps(model))

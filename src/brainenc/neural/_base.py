@@ -136,9 +136,15 @@ machine. ``score`` is the mean Pearson r (NaN targets omitted when
 ``_allow_nan_y``).
 
 Helpers for subclasses: ``_as_tensor(array)`` (float32 CPU tensor without a
-copy when possible) and ``_predict_in_batches(module, X_tensor, device)``
+copy when possible), ``_predict_in_batches(module, X_tensor, device)``
 (eval forward pass in chunks of at least 1024 rows, returns a float32 NumPy
-array).
+array), :func:`column_mean_scale` (the guarded, optionally NaN-aware
+standardisation used for ``X`` here and for ``y`` by the subclasses), and the
+class decorator :func:`fill_training_docs` (writes the shared training
+parameters and attributes into a subclass's docstring). Two more hooks have
+defaults a subclass may extend: ``_no_weight_decay(module)`` (the parameter
+names trained without weight decay) and ``_validation_score(Y, pred)``
+(``valid_r``).
 """
 
 import copy
