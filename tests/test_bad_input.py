@@ -772,7 +772,7 @@ _FUNCTION_ROWS = [
         "ablate_feature_spaces: replace unknown",
         lambda: _ablate(replace="noise"),
         ValueError,
-        r"^replace must be one of \('zeros', 'mean'\), got 'noise'",
+        r"^replace must be one of \('zeros', 'mean', 'null'\), got 'noise'",
     ),
     (
         "ablate_feature_spaces: train_mean of the wrong length",
