@@ -337,6 +337,12 @@ _BAD_PARAMETER = {
         r"'kernel_size' parameter of ConvTemporalEncoder must be an int in the "
         r"range \[1, inf\)\. Got 0 instead",
     ),
+    "MultimodalTransformerEncoder": (
+        "layer_pooling",
+        "max",
+        r"'layer_pooling' parameter of MultimodalTransformerEncoder must be a str "
+        r"among .*'attention'.* Got 'max' instead",
+    ),
 }
 
 # Cases of predict (or transform) after a good fit: the X and groups cases of

@@ -444,7 +444,8 @@ def make_layered_data(
     units, ``W_s`` standard normal) and ``signal_s[t] = mean(u[t - context +
     1], ..., u[t])`` within each run (zero before the run starts). The
     noise-free responses are ``sum_s standardised(signal_s) @ B_s``
-    (``B_s`` standard normal), standardised per target, and Gaussian noise
+    (``B_s`` of shape ``(layer_dim, n_targets)``, standard normal: every
+    target mixes every space), standardised per target, and Gaussian noise
     is added at ``snr`` (exact in sample).
 
     .. versionadded:: 0.1
@@ -497,6 +498,9 @@ def make_layered_data(
         ``feature_spaces`` (dict of name to slice of ``X``), ``n_layers``
         (dict of name to int, the ``n_layers`` parameter of the
         transformer), ``driving_layers`` (ndarray of int, per space),
+        ``shares`` (n_spaces, n_targets), each space's share of the variance
+        of a target's noise-free response (of the sum of the spaces'
+        variances; the spaces are independent, so nearly of the total),
         ``layer_means`` (ndarray of shape (n_samples, n_spaces * layer_dim),
         every space's mean over its layers: the input of the linear
         baseline), ``layer_mean_spaces`` (dict of name to slice of
@@ -589,8 +593,11 @@ def make_layered_data(
         signal = delay_features(units, np.arange(context), groups)
         signal = signal.reshape(n_samples, context, layer_dim).mean(axis=1)
         signals.append(_standardize_columns(signal))
-    mixing = rng.standard_normal((n_spaces * layer_dim, n_targets))
-    y_clean = _standardize_columns(np.hstack(signals) @ mixing)
+    mixing = rng.standard_normal((n_spaces, layer_dim, n_targets))
+    parts = np.stack([signal @ m for signal, m in zip(signals, mixing, strict=True)])
+    shares = parts.var(axis=1)
+    shares /= shares.sum(axis=0)
+    y_clean = _standardize_columns(parts.sum(axis=0))
     noise = rng.standard_normal((n_samples, n_targets))
     if np.isinf(snr):
         noise[:] = 0.0
@@ -604,6 +611,7 @@ def make_layered_data(
         },
         n_layers={f"space{s}": n_layers for s in range(n_spaces)},
         driving_layers=driving,
+        shares=shares,
         layer_means=np.hstack(means),
         layer_mean_spaces={
             f"space{s}": slice(s * layer_dim, (s + 1) * layer_dim)
