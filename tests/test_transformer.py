@@ -794,3 +794,44 @@ def test_leave_one_modality_out_with_the_trained_null(layered_fits):
         mostly = truth.shares[s] > 0.6
         assert np.all(result.drop[space][mostly] > 0.1)
         assert np.all(result.full[mostly] > 0.3)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_gpu_is_an_error():
+    X, y, groups, truth = layered(n_samples=160, n_runs=2)
+    with pytest.raises(ValueError, match="device='cuda' asks for a CUDA GPU, but"):
+        fast_model(device="cuda").fit(X, y, groups=groups)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("mixed_precision", [False, True])
+def test_cuda_trained_model_predicts_on_cpu(mixed_precision):
+    X, y, groups, truth = layered()
+    model = fast_model(
+        feature_spaces=truth.feature_spaces,
+        n_layers=3,
+        modality_dropout=0.3,
+        device="cuda",
+        mixed_precision=mixed_precision,
+        max_epochs=4,
+    )
+    model.fit(X, y, groups=groups)
+    assert model.device_ == "cuda"
+    assert all(p.device.type == "cpu" for p in model.module_.parameters())
+    on_gpu = model.predict(X, groups=groups)
+    ablated_gpu = model.predict_ablated(X, ["space0"], groups=groups)
+    loaded = pickle.loads(pickle.dumps(model)).set_params(device="cpu")
+    on_cpu = loaded.predict(X, groups=groups)
+    tol = 5e-2 if mixed_precision else 1e-4
+    scale = np.abs(on_gpu).max()
+    np.testing.assert_allclose(on_cpu, on_gpu, atol=tol * scale)
+    np.testing.assert_allclose(
+        loaded.predict_ablated(X, ["space0"], groups=groups),
+        ablated_gpu,
+        atol=tol * scale,
+    )
+    for space, attention in loaded.layer_attention(X).items():
+        np.testing.assert_allclose(attention.sum(axis=-1), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(
+            attention, model.layer_attention(X)[space], rtol=1e-12
+        )

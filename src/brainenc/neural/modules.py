@@ -318,11 +318,13 @@ def apply_rotary(x, cos, sin):
 class LayerAttentionPooler(nn.Module):
     """Learned queries cross-attend over the layer tokens of one frame.
 
-    The tokens ``(n_frames, n_layers, dim)`` are layer-normalised, given a
-    learned embedding of their layer (optional), and attended by
-    ``n_queries`` learned queries with ``heads`` heads: the query of head
-    ``h`` is projected (``Linear``), the keys of head ``h`` are its rows of a
-    key projection (``Linear``, no bias), the scores are scaled by
+    The tokens ``(n_frames, n_layers, dim)`` are layer-normalised and
+    attended by ``n_queries`` learned queries with ``heads`` heads: the query
+    of head ``h`` is projected (``Linear``), the keys of head ``h`` are its
+    rows of a key projection (``Linear``, no bias) of the normalised tokens
+    plus a learned embedding of their layer (optional; it starts as
+    ``N(0, 1)`` draws, the scale of a normalised token, so that the scores
+    can tell layers apart from the first step), the scores are scaled by
     ``1 / sqrt(dim / heads)`` and normalised over the layers (softmax), and
     head ``h`` returns the attention-weighted mean of its slice of the
     normalised tokens (values without projection: the linear projection of
@@ -342,7 +344,7 @@ class LayerAttentionPooler(nn.Module):
     dropout : float, default=0.0
         Dropout on the attention weights (training only).
     layer_embedding : bool, default=True
-        Add a learned embedding of each layer to its normalised token.
+        Add a learned embedding of each layer to its keys.
     """
 
     def __init__(

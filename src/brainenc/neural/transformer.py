@@ -123,9 +123,9 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
     pooler_dropout : float, default=0.0
         Dropout on the attention pooler's weights.
     layer_embedding : bool, default=True
-        Add a learned embedding of each layer to its normalised token in the
-        attention pooler, so that a query can select layers by depth as well
-        as by content.
+        Add a learned embedding of each layer to its keys in the attention
+        pooler, so that a query can select layers by depth as well as by
+        content.
     layer_groups : tuple of float, default=(0.5, 0.75, 1.0)
         Upper bounds of the fractional depth ranges of
         ``layer_pooling="groups"``: layer ``i`` of ``L`` (from 0) has depth
@@ -217,9 +217,14 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
     are learned, the value and output projections are not: the linear
     projection of the space that follows maps the pooled vectors), which
     keeps its cost linear in the layers' dimension, and a learned layer
-    embedding (``layer_embedding``) lets queries select layers by depth,
-    which per-column standardisation would otherwise leave to content
-    alone. The transformer's blocks are pre-norm LayerNorm blocks with a
+    embedding added to the keys (``layer_embedding``) lets queries select
+    layers by depth, which per-column standardisation (it removes the
+    per-layer offsets that set layers apart) would otherwise leave to
+    content alone. It starts at the scale of a normalised token: on
+    :func:`~brainenc.datasets.make_layered_data` (400 steps at ``lr=3e-3``)
+    the attention at the two driving layers reached 0.99 and 0.89 this way,
+    0.64 and 0.19 with an embedding of scale 0.02 added to keys and
+    values. The transformer's blocks are pre-norm LayerNorm blocks with a
     GELU feed-forward network (MIRAGE and TRIBE use x-transformers' blocks
     with ScaleNorm); TRIBE's model is ``layer_pooling="groups"``.
 
@@ -308,7 +313,7 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
         warmup=0.1,
         weight_decay=0.01,
         max_grad_norm=1.0,
-        min_steps=1000,
+        min_steps=500,
         patience=0.3,
         validation_runs=0.2,
         device="auto",
