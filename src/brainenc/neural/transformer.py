@@ -15,7 +15,8 @@ from ._base import (
     column_mean_scale,
     fill_training_docs,
 )
-from .conv import gather_windows, sample_windows
+from .conv import _Runs, sample_windows
+from .conv import _TiledWindows as _ConvTiles
 from .modules import MaskedMSELoss, MultimodalTransformerModule
 
 __all__ = ["MIRAGE_SETTINGS", "MultimodalTransformerEncoder"]
@@ -459,13 +460,16 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
         total = np.zeros((n, self.n_targets_), dtype=np.float64)
         count = np.zeros((n, 1), dtype=np.float64)
         offsets = np.arange(window)
-        chunk = max(1, 4096 // window)
+        # Windows per forward pass: at most 4096 frames, and outputs of at most
+        # 2**24 values (64 MiB), whatever the number of targets.
+        chunk = max(1, min(4096 // window, 2**24 // (window * self.n_targets_)))
         for first in range(0, starts.size, chunk):
-            index = starts[first : first + chunk, None] + offsets[None, :]
-            x = _as_tensor(X[index]).to(device)
-            pred = module(x, drop=drop.expand(len(index), -1)).float().cpu().numpy()
-            np.add.at(total, index, pred)
-            np.add.at(count, index, 1.0)
+            batch = starts[first : first + chunk]
+            x = _as_tensor(X[batch[:, None] + offsets[None, :]]).to(device)
+            pred = module(x, drop=drop.expand(len(batch), -1)).float().cpu().numpy()
+            for start, values in zip(batch, pred, strict=True):
+                total[start : start + window] += values
+                count[start : start + window] += 1.0
         return (total / count).astype(np.float32)
 
     # ------------------------------------------------------- interpretation
@@ -686,31 +690,16 @@ def _check_subject_targets(Y, n_subjects):
     return n_columns // n_subjects
 
 
-class _Windows:
-    """Rows of ``X`` and ``Y`` with the start and length of every run."""
+class _WindowItems:
+    """Items of window datasets: features, padding mask, dropped spaces; y.
 
-    def __init__(self, X, Y, groups, window_len, n_spaces):
-        slices = run_slices(groups)
-        self.X = np.ascontiguousarray(X, dtype=np.float32)
-        self.Y = np.ascontiguousarray(Y, dtype=np.float32)
-        self.starts = np.array([s.start for s in slices], dtype=np.int64)
-        self.lengths = np.array([s.stop - s.start for s in slices], dtype=np.int64)
-        self.window_len = window_len
-        self.n_spaces = n_spaces
+    ``self.runs`` is the runs' :class:`~brainenc.neural.conv._Runs` (windows
+    cut without context: attention sees the window only).
+    """
 
     def item(self, run, start, drop):
-        """One window: features, padding mask, dropped spaces; targets."""
-        X_win, Y_win = gather_windows(
-            self.X,
-            self.Y,
-            self.starts,
-            self.lengths,
-            [run],
-            [start],
-            self.window_len,
-            (0, 0),
-        )
-        mask = np.arange(self.window_len) < self.lengths[run] - start
+        X_win, Y_win = self.runs.cut([run], [start])
+        mask = np.arange(self.runs.window_len) < self.runs.lengths[run] - start
         x = {
             "X": torch.from_numpy(X_win[0]),
             "mask": torch.from_numpy(mask),
@@ -719,7 +708,7 @@ class _Windows:
         return x, torch.from_numpy(Y_win[0])
 
 
-class _RandomWindows(_Windows, torch.utils.data.Dataset):
+class _RandomWindows(_WindowItems, torch.utils.data.Dataset):
     """``n_windows`` random windows inside runs, new ones at every access,
     with modality dropout drawn per window."""
 
@@ -735,16 +724,19 @@ class _RandomWindows(_Windows, torch.utils.data.Dataset):
         n_spaces,
         modality_dropout,
     ):
-        super().__init__(X, Y, groups, window_len, n_spaces)
+        self.runs = _Runs(X, Y, groups, window_len, (0, 0))
         self.n_windows = n_windows
         self.generator = generator
+        self.n_spaces = n_spaces
         self.modality_dropout = modality_dropout
 
     def __len__(self):
         return self.n_windows
 
     def __getitem__(self, index):
-        runs, starts = sample_windows(self.lengths, self.window_len, 1, self.generator)
+        runs, starts = sample_windows(
+            self.runs.lengths, self.runs.window_len, 1, self.generator
+        )
         drop = np.zeros(self.n_spaces, dtype=bool)
         if self.modality_dropout > 0 and self.n_spaces > 1:
             drop = (
@@ -757,17 +749,12 @@ class _RandomWindows(_Windows, torch.utils.data.Dataset):
         return self.item(int(runs[0]), int(starts[0]), drop)
 
 
-class _TiledWindows(_Windows, torch.utils.data.Dataset):
+class _TiledWindows(_WindowItems, _ConvTiles):
     """Consecutive windows covering every run once (validation loss)."""
 
     def __init__(self, X, Y, groups, window_len, n_spaces):
-        super().__init__(X, Y, groups, window_len, n_spaces)
-        per_run = -(-self.lengths // window_len)
-        self.run_of = np.repeat(np.arange(per_run.size), per_run)
-        self.start_of = np.concatenate([np.arange(n) * window_len for n in per_run])
-
-    def __len__(self):
-        return self.run_of.size
+        super().__init__(X, Y, groups, window_len, (0, 0))
+        self.n_spaces = n_spaces
 
     def __getitem__(self, index):
         drop = np.zeros(self.n_spaces, dtype=bool)
