@@ -94,7 +94,7 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
     ff_mult : int, default=2
         Width of the feed-forward network of a block, in multiples of
         ``hidden_dim``.
-    dropout : float, default=0.1
+    dropout : float, default=0.3
         Dropout on the transformer's attention weights and residual branches.
     feature_spaces : dict or None, default=None
         ``{name: columns}`` (a slice, column indices, or an int block size):
@@ -229,8 +229,12 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
     GELU feed-forward network (MIRAGE and TRIBE use x-transformers' blocks
     with ScaleNorm); TRIBE's model is ``layer_pooling="groups"``.
 
-    The defaults train on a laptop CPU at 1 000 to 5 000 samples (epoch
-    times in ``benchmarks/README.md``). MIRAGE's settings are the dict
+    The defaults train on a laptop CPU at 1 000 to 5 000 samples and were
+    chosen by measurement (``benchmarks/transformer_epochs.py``; tables in
+    ``benchmarks/README.md``): an epoch takes about 4 s on one core with 2
+    spaces of 6 layers x 32 columns, 18 s with 3 spaces of 12 layers x 256,
+    70 s at a backbone's full width (3 x 12 x 768; reduce each layer's
+    dimension first, or use a GPU). MIRAGE's settings are the dict
     :data:`brainenc.neural.MIRAGE_SETTINGS`, for a GPU::
 
         MultimodalTransformerEncoder(**MIRAGE_SETTINGS, n_layers=...,
@@ -242,6 +246,13 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
     epochs keeping the best, bfloat16 on CUDA); MIRAGE then ensembles
     several such models per parcel with
     ``TargetwiseEnsemble(method="softmax", temperature=0.3)``.
+
+    References
+    ----------
+    .. [1] MIRAGE: Adaptive Multimodal Gating for Whole-Brain fMRI Encoding,
+       arXiv:2605.29850 (code: epflneuroailab/mirage).
+    .. [2] TRIBE: TRImodal Brain Encoder for whole-brain fMRI response
+       prediction, arXiv:2507.22229 (code: facebookresearch/algonauts-2025).
 
     Examples
     --------
@@ -292,7 +303,7 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
         depth=2,
         heads=4,
         ff_mult=2,
-        dropout=0.1,
+        dropout=0.3,
         feature_spaces=None,
         n_layers=1,
         frames_per_sample=1,
@@ -309,7 +320,7 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
         windows_per_epoch=1000,
         batch_size=16,
         max_epochs=15,
-        lr=1e-3,
+        lr=2e-3,
         lr_schedule="onecycle",
         warmup=0.1,
         weight_decay=0.01,
