@@ -725,6 +725,7 @@ def layered_fits():
         "hidden_dim": 32,
         "depth": 1,
         "heads": 2,
+        "dropout": 0.1,
         "window_len": 32,
         "windows_per_epoch": 640,
         "max_epochs": 12,
