@@ -122,7 +122,9 @@ if neural is not None:
             window_len=8,
             windows_per_epoch=64,
             batch_size=8,
-            lr=0.01,
+            # Three epochs of 8 steps: the causal kernel (the default) needs
+            # this rate to fit the checks' data as well as they ask.
+            lr=0.03,
             max_epochs=3,
             device="cpu",
             random_state=0,

@@ -1,18 +1,22 @@
 """Tests of ConvTemporalEncoder, its torch module, windows and masked loss."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import sklearn
 from scipy.signal import lfilter
 from scipy.stats import pearsonr
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
 from brainenc import DelayedRidge, pearson_r
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
+
+from torch.nn import functional as F  # noqa: E402
 
 from brainenc.neural.conv import (  # noqa: E402
     ConvTemporalEncoder,
@@ -24,6 +28,7 @@ from brainenc.neural.conv import (  # noqa: E402
     gather_windows,
     sample_windows,
 )
+from brainenc.neural.modules import depthwise_conv1d  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -133,6 +138,24 @@ def test_module_matches_numpy_forward_pass(kernel_size, causal):
     out = module(torch.from_numpy(X)).detach().numpy()
     assert out.shape == (2, 11, 6)
     np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("channels", "kernel_size"), [(3, 5), (4, 1), (2, 9)])
+def test_depthwise_conv1d_equals_torch_with_its_gradients(channels, kernel_size):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, channels, 20, generator=gen, dtype=torch.float64)
+    w = torch.randn(channels, 1, kernel_size, generator=gen, dtype=torch.float64)
+    grad = torch.randn(
+        3, channels, 21 - kernel_size, generator=gen, dtype=torch.float64
+    )
+    results = []
+    for conv in (depthwise_conv1d, lambda a, b: F.conv1d(a, b, groups=channels)):
+        a, b = x.clone().requires_grad_(), w.clone().requires_grad_()
+        out = conv(a, b)
+        out.backward(grad)
+        results.append((out.detach(), a.grad, b.grad))
+    for ours, torchs in zip(*results, strict=True):
+        torch.testing.assert_close(ours, torchs, rtol=1e-12, atol=1e-12)
 
 
 def test_conv_context():
@@ -477,6 +500,27 @@ def test_beats_delayed_ridge_on_slow_responses():
     ceiling = pearson_r(y[test], clean[test]).mean()
     assert r_conv > r_ridge + 0.2
     assert r_conv > 0.75 * ceiling
+
+
+@pytest.mark.slow
+def test_defaults_beat_a_four_delay_ridge_on_40_sample_integration():
+    # 1 500 training samples in 6 runs of 250, noise SD half the signal's
+    # (snr=4), 2 test runs; ridge on delays 1-4, the encoder's defaults.
+    X, y, groups, clean = slow_response_data(
+        n_runs=8, run_len=250, n_features=16, n_targets=40, snr=4.0, seed=2
+    )
+    train, test = groups < 6, groups >= 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # it learned
+        model = ConvTemporalEncoder(random_state=0)
+        model.fit(X[train], y[train], groups=groups[train])
+    ridge = DelayedRidge(delays=4).fit(X[train], y[train], groups=groups[train])
+    r_conv = model.score(X[test], y[test], groups=groups[test])
+    r_ridge = ridge.score(X[test], y[test], groups=groups[test])
+    ceiling = pearson_r(y[test], clean[test]).mean()
+    assert r_ridge < 0.4
+    assert r_conv > r_ridge + 0.3
+    assert r_conv > 0.9 * ceiling
 
 
 @pytest.mark.slow

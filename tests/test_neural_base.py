@@ -9,6 +9,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -16,9 +17,17 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from torch import nn  # noqa: E402
+
 import brainenc  # noqa: E402
 from brainenc import delay_features, pearson_r  # noqa: E402
-from brainenc.neural import PCAMLPEncoder  # noqa: E402
+from brainenc.neural import (  # noqa: E402
+    ConvTemporalEncoder,
+    PCAMLPEncoder,
+    _base,
+)
+from brainenc.neural._base import LRSchedule, column_mean_scale  # noqa: E402
 
 FAST = {
     "delays": [1, 2],
@@ -108,7 +117,10 @@ def test_no_validation_trains_max_epochs_and_keeps_last_weights():
     model = PCAMLPEncoder(**FAST, validation_runs=0, random_state=0).fit(X, y, groups)
     assert model.n_epochs_ == model.best_epoch_ == FAST["max_epochs"]
     assert not model.validation_mask_.any()
-    assert all(set(h) == {"epoch", "train_loss", "dur"} for h in model.history_)
+    assert all(
+        set(h) == {"epoch", "n_steps", "lr", "train_loss", "dur"}
+        for h in model.history_
+    )
 
 
 # --------------------------------------------------------- early stopping
@@ -130,6 +142,7 @@ def test_early_stopping_restores_a_copy_of_the_best_weights():
         weight_decay=0.0,
         batch_size=16,
         max_epochs=100,
+        min_steps=0,
         patience=3,
         validation_runs=1,
         random_state=0,
@@ -147,6 +160,251 @@ def test_early_stopping_restores_a_copy_of_the_best_weights():
     r = pearson_r(y[held_out], model.predict(X[held_out], groups[held_out]))
     assert r.mean() == pytest.approx(valid_r[best - 1], abs=1e-5)
     assert abs(r.mean() - valid_r[-1]) > 1e-3
+
+
+# ------------------------------------------------ schedule and optimizer
+@pytest.fixture
+def optimizer_steps(monkeypatch):
+    """Record, at every AdamW step, the learning rates and the gradient norm.
+
+    skorch passes the step a closure that computes the gradients (and clips
+    them, in ``on_grad_computed``); it is run first, so the norm recorded is
+    the one the update uses.
+    """
+    steps = []
+    original = torch.optim.AdamW.step
+
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        grads = [p.grad for g in self.param_groups for p in g["params"]]
+        norm = torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(g) for g in grads if g is not None])
+        )
+        steps.append(
+            {"lr": [g["lr"] for g in self.param_groups], "grad_norm": float(norm)}
+        )
+        original(self)
+        return loss
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    return steps
+
+
+def test_lr_schedule_is_linear_warmup_then_half_cosine():
+    steps = np.arange(100)
+    onecycle = LRSchedule("onecycle", total_steps=100, warmup=0.1)
+    expected = np.where(
+        steps < 10, (steps + 1) / 10, 0.5 * (1 + np.cos(np.pi * (steps - 10) / 90))
+    )
+    np.testing.assert_allclose([onecycle(s) for s in steps], expected, rtol=1e-12)
+    constant = LRSchedule("constant", total_steps=100, warmup=0.1)
+    assert [constant(s) for s in (0, 4, 9, 10, 99, 500)] == [0.1, 0.5, 1, 1, 1, 1]
+    assert LRSchedule("onecycle", total_steps=100, warmup=0.0)(0) == 1.0
+
+
+@pytest.mark.parametrize("lr_schedule", ["onecycle", "constant"])
+def test_every_step_follows_the_schedule(optimizer_steps, lr_schedule):
+    X, y, groups = _data()  # 4 training runs: 240 rows, 8 batches of 32
+    model = PCAMLPEncoder(
+        **{**FAST, "max_epochs": 6},
+        lr_schedule=lr_schedule,
+        warmup=0.25,
+        patience=None,
+        random_state=0,
+    ).fit(X, y, groups)
+    schedule = LRSchedule(lr_schedule, total_steps=48, warmup=0.25)
+    expected = [FAST["lr"] * schedule(k) for k in range(48)]
+    # Every parameter group (with and without weight decay) gets the same rate.
+    for group in range(2):
+        np.testing.assert_allclose([s["lr"][group] for s in optimizer_steps], expected)
+    assert [h["n_steps"] for h in model.history_] == [8, 16, 24, 32, 40, 48]
+    assert model.n_steps_ == 48
+    np.testing.assert_allclose(
+        [h["lr"] for h in model.history_], expected[7::8], rtol=1e-12
+    )
+
+
+def test_max_grad_norm_clips_every_step(optimizer_steps):
+    X, y, groups = _data()
+    PCAMLPEncoder(**FAST, random_state=0).fit(X, y, groups)
+    free = [s["grad_norm"] for s in optimizer_steps]
+    optimizer_steps.clear()
+    PCAMLPEncoder(**FAST, max_grad_norm=0.05, random_state=0).fit(X, y, groups)
+    clipped = [s["grad_norm"] for s in optimizer_steps]
+    assert min(free) > 0.05  # so clipping had something to do at every step
+    np.testing.assert_allclose(clipped, 0.05, rtol=1e-4)
+
+
+def test_no_weight_decay_on_biases_norms_and_listed_parameters(monkeypatch):
+    optimizers = []
+    original = _base._adamw
+
+    def capture(*args, **kwargs):
+        optimizers.append(original(*args, **kwargs))
+        return optimizers[-1]
+
+    monkeypatch.setattr(_base, "_adamw", capture)
+    X, y, groups = _data()
+    model = PCAMLPEncoder(
+        **{**FAST, "hidden_units": (16, 8)}, batch_norm=True, weight_decay=0.3
+    ).fit(X, y, groups)
+    names = {id(p): n for n, p in model.module_.named_parameters()}
+    decay = {
+        group["weight_decay"]: sorted(names[id(p)] for p in group["params"])
+        for group in optimizers[0].param_groups
+    }
+    linear = ["layers.0", "layers.4", "layers.8"]  # Linear layers; BN at 1, 5
+    assert decay == {
+        0.3: [f"{layer}.weight" for layer in linear],
+        0.0: sorted(
+            [f"{layer}.bias" for layer in linear]
+            + ["layers.1.bias", "layers.1.weight", "layers.5.bias", "layers.5.weight"]
+        ),
+    }
+
+
+class _QueryModule(nn.Module):
+    def __init__(self, listed=("query",)):
+        super().__init__()
+        self.query = nn.Parameter(torch.zeros(4, 8))
+        self.table = nn.Embedding(5, 8)
+        self.norm = nn.LayerNorm(8)
+        self.head = nn.Linear(8, 2)
+        self.mix = nn.Parameter(torch.zeros(2, 3, 3))
+        self.listed = listed
+
+    def no_weight_decay(self):
+        return self.listed
+
+
+def test_no_weight_decay_hook_of_a_module():
+    names = PCAMLPEncoder()._no_weight_decay(_QueryModule())
+    assert names == {
+        "query",
+        "table.weight",
+        "norm.weight",
+        "norm.bias",
+        "head.bias",
+    }
+    with pytest.raises(ValueError, match=r"names parameters the module does not"):
+        PCAMLPEncoder()._no_weight_decay(_QueryModule(listed=("queries",)))
+
+
+# --------------------------------------------------------- early stopping
+def _stopping_epoch(history, *, patience, min_steps, max_epochs):
+    """When training should have stopped, re-derived from the history."""
+    best_r, best_epoch, best_step = -np.inf, None, 0
+    for row in history:
+        if row["valid_r"] > best_r:
+            best_r, best_epoch, best_step = row["valid_r"], row["epoch"], row["n_steps"]
+        steps = row["n_steps"]
+        if steps < min_steps:
+            continue
+        if isinstance(patience, int):
+            exhausted = row["epoch"] - best_epoch >= patience
+        else:
+            exhausted = steps - best_step >= patience * steps
+        if exhausted:
+            return row["epoch"], best_epoch
+    return max_epochs, best_epoch
+
+
+@pytest.mark.parametrize(
+    ("patience", "min_steps"), [(2, 0), (2, 120), (0.5, 0), (0.5, 120)]
+)
+def test_patience_and_min_steps(patience, min_steps):
+    # Noisy targets and a large network: validation r peaks early.
+    X, y, groups = _data(noise=1.5)
+    params = {**FAST, "hidden_units": 64, "dropout": 0.0, "max_epochs": 60}
+    model = PCAMLPEncoder(
+        **params, patience=patience, min_steps=min_steps, random_state=0
+    ).fit(X, y, groups)
+    stop, best = _stopping_epoch(
+        model.history_, patience=patience, min_steps=min_steps, max_epochs=60
+    )
+    assert (model.n_epochs_, model.best_epoch_) == (stop, best)
+    assert model.n_epochs_ < 60
+    assert model.n_steps_ >= min_steps
+
+
+def test_min_steps_keeps_training_past_patience():
+    X, y, groups = _data(noise=1.5)
+    params = {**FAST, "hidden_units": 64, "dropout": 0.0, "max_epochs": 60}
+    early = PCAMLPEncoder(**params, patience=1, min_steps=0, random_state=0)
+    late = PCAMLPEncoder(**params, patience=1, min_steps=200, random_state=0)
+    early.fit(X, y, groups)
+    late.fit(X, y, groups)
+    assert early.n_steps_ < 200 <= late.n_steps_
+    # Same seed, same steps: the histories agree until the early one stops.
+    n = early.n_epochs_
+    assert [h["train_loss"] for h in late.history_[:n]] == [
+        h["train_loss"] for h in early.history_
+    ]
+
+
+# ------------------------------------------------------ validation score
+def test_validation_score_is_per_subject_then_averaged():
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((50, 6))
+    pred = Y + rng.standard_normal((50, 6)) * np.array([0.5, 1, 2, 0.5, 1, 3])
+    Y[:20, 1] = np.nan  # subject 0, target 1: 30 observed samples
+    Y[:, 5] = np.nan  # subject 1, target 2: never observed, left out
+    model = ConvTemporalEncoder()
+    model.n_subjects_ = 2
+
+    def r(t):
+        ok = ~np.isnan(Y[:, t])
+        return np.corrcoef(Y[ok, t], pred[ok, t])[0, 1]
+
+    expected = (np.mean([r(0), r(1), r(2)]) + np.mean([r(3), r(4)])) / 2
+    assert model._validation_score(Y, pred) == pytest.approx(expected, rel=1e-12)
+    model.n_subjects_ = 1
+    single = np.mean([r(t) for t in range(5)])
+    assert model._validation_score(Y, pred) == pytest.approx(single, rel=1e-12)
+
+
+def test_column_mean_scale_guards_constant_columns_and_skips_nan():
+    A = np.array([[1.0, 5.0, 1e9, np.nan], [3.0, 5.0, 1e9, np.nan], [5.0, 5.0, 1e9, 2]])
+    mean, scale = column_mean_scale(A[:, :3])
+    np.testing.assert_allclose(mean, [3.0, 5.0, 1e9])
+    np.testing.assert_allclose(scale, [np.std([1.0, 3.0, 5.0]), 1.0, 1.0])
+    assert mean.dtype == scale.dtype == np.float32
+    A[0, 0] = np.nan
+    mean, scale = column_mean_scale(A, allow_nan=True)
+    np.testing.assert_allclose(mean, [4.0, 5.0, 1e9, 2.0])
+    np.testing.assert_allclose(scale, [1.0, 1.0, 1.0, 1.0])
+    mean, scale = column_mean_scale(np.full((3, 1), np.nan), allow_nan=True)
+    assert (mean[0], scale[0]) == (0.0, 1.0)
+
+
+# ------------------------------------------- a model that learned nothing
+def test_learned_nothing_warns_on_pure_noise_and_names_the_knobs():
+    X, _, groups = _data(n_runs=6, n_per_run=100)
+    noise = np.random.default_rng(1).standard_normal((X.shape[0], 10))
+    params = {**FAST, "max_epochs": 40, "min_steps": 200, "random_state": 0}
+    with pytest.warns(ConvergenceWarning, match="learned nothing") as record:
+        PCAMLPEncoder(**params).fit(X, noise, groups)
+    message = str(record[0].message)
+    for knob in ("lr (now 0.01", "min_steps (now 200)", "max_epochs (now 40)"):
+        assert knob in message
+    assert "within chance of" in message
+    X, y, groups = _data(n_runs=6, n_per_run=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = PCAMLPEncoder(**params).fit(X, y, groups)
+    assert model.history_[model.best_epoch_ - 1]["valid_r"] > 0.5
+
+
+def test_diverged_training_stops_and_says_so():
+    X, y, groups = _data()
+    params = {**FAST, "lr": 1e30, "max_epochs": 10, "random_state": 0}
+    with pytest.warns(ConvergenceWarning, match="never finite: the training diverged"):
+        model = PCAMLPEncoder(**params).fit(X, y, groups)
+    # The first non-finite training loss ends training; no best epoch was
+    # ever finite, so the last weights are the ones kept.
+    assert model.n_epochs_ == 1
+    assert model.best_epoch_ == model.n_epochs_
+    assert not np.isfinite(model.history_[-1]["train_loss"])
 
 
 # ------------------------------------------------------------- randomness
@@ -198,8 +456,13 @@ def test_cuda_without_gpu_is_an_error():
 def test_cuda_trained_model_predicts_on_cpu(mixed_precision):
     X, y, groups = _data()
     model = PCAMLPEncoder(
-        **FAST, device="cuda", mixed_precision=mixed_precision, random_state=0
+        **FAST,
+        device="cuda",
+        mixed_precision=mixed_precision,
+        max_grad_norm=1.0,
+        random_state=0,
     ).fit(X, y, groups)
+    assert model.n_steps_ == model.history_[-1]["n_steps"] > 0
     assert model.device_ == "cuda"
     on_gpu = model.predict(X, groups)
     loaded = pickle.loads(pickle.dumps(model))
@@ -250,15 +513,30 @@ def test_bad_device_names_the_parameter():
 
 
 # ------------------------------------------------------------- verbosity
-def test_verbose_prints_the_epoch_table(capsys):
+def test_verbose_one_shows_a_bar_over_epochs_two_the_epoch_table(capsys):
     X, y, groups = _data()
     PCAMLPEncoder(**FAST, random_state=0).fit(X, y, groups)
-    assert capsys.readouterr().out == ""
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "")
     PCAMLPEncoder(**FAST, random_state=0, verbose=1).fit(X, y, groups)
-    out = capsys.readouterr().out
-    header = next(line for line in out.splitlines() if "epoch" in line)
-    assert header.split() == ["epoch", "train_loss", "valid_loss", "valid_r", "dur"]
-    assert len([line for line in out.splitlines() if line.strip()]) >= 2 + 4
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "PCAMLPEncoder epochs" in captured.err
+    assert f"{FAST['max_epochs']}/{FAST['max_epochs']}" in captured.err
+    assert "valid_r=" in captured.err
+    PCAMLPEncoder(**FAST, random_state=0, verbose=2).fit(X, y, groups)
+    captured = capsys.readouterr()
+    header = next(line for line in captured.out.splitlines() if "epoch" in line)
+    assert header.split() == [
+        "epoch",
+        "lr",
+        "n_steps",
+        "train_loss",
+        "valid_loss",
+        "valid_r",
+        "dur",
+    ]
+    assert len([line for line in captured.out.splitlines() if line.strip()]) >= 6
 
 
 # --------------------------------------------------------- lazy imports

@@ -11,6 +11,7 @@ __all__ = [
     "LateInteractionMLP",
     "MaskedMSELoss",
     "conv_context",
+    "depthwise_conv1d",
 ]
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
@@ -163,7 +164,10 @@ class ConvTemporalModule(nn.Module):
         for i in range(self.n_spaces):
             x = X.index_select(-1, getattr(self, f"columns_{i}"))
             h = self.projections[i](x).transpose(1, 2)
-            embedding = embedding + self.convs[i](F.pad(h, (past, future)))
+            conv = self.convs[i]
+            embedding = embedding + depthwise_conv1d(
+                F.pad(h, (past, future)), conv.weight
+            )
         h = self.dropout(embedding.transpose(1, 2))
         shared = self.shared_head(h).unsqueeze(2)
         residual = torch.einsum("bte,sen->btsn", h, self.subject_weight)
@@ -183,6 +187,53 @@ class MaskedMSELoss(nn.Module):
         mask = ~torch.isnan(y_true)
         diff = (y_pred - torch.where(mask, y_true, 0.0)) * mask
         return diff.square().sum() / mask.sum().clamp(min=1)
+
+
+def depthwise_conv1d(x, weight):
+    """Depthwise 1-D convolution (no padding) with a fast backward pass on CPU.
+
+    Equal to ``F.conv1d(x, weight, groups=weight.shape[0])``; the gradients
+    are computed by two forward convolutions (the input's with the flipped
+    kernel, the kernel's with the batch folded into the groups), which on
+    the CPU is several times faster than torch's depthwise backward.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (batch, channels, length)
+        Input, already padded.
+    weight : torch.Tensor of shape (channels, 1, kernel_size)
+        One filter per channel.
+
+    Returns
+    -------
+    torch.Tensor of shape (batch, channels, length - kernel_size + 1)
+    """
+    return _DepthwiseConv1d.apply(x, weight)
+
+
+class _DepthwiseConv1d(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight):
+        ctx.save_for_backward(x, weight)
+        return F.conv1d(x, weight, groups=weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        channels, _, size = weight.shape
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            padded = F.pad(grad, (size - 1, size - 1))
+            grad_x = F.conv1d(padded, weight.flip(-1), groups=channels)
+        if ctx.needs_input_grad[1]:
+            batch, _, length = x.shape
+            folded = F.conv1d(
+                x.reshape(1, batch * channels, length),
+                grad.reshape(batch * channels, 1, grad.shape[-1]),
+                groups=batch * channels,
+            )
+            grad_weight = folded.reshape(batch, channels, size).sum(0).unsqueeze(1)
+        return grad_x, grad_weight
 
 
 def conv_context(kernel_size, causal):
