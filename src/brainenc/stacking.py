@@ -9,8 +9,8 @@ say how much each feature space matters for each target.
 
 The solvers (:func:`solve_simplex_qp`, the exact batched solver of the
 per-target simplex-constrained least-squares problems, and the final ridge)
-live in :mod:`brainenc._simplex`; structured variance partitioning lives in
-:mod:`brainenc.analysis`. Both stay importable from here.
+live in the private module ``brainenc._simplex``; structured variance
+partitioning lives in :mod:`brainenc.analysis`. Both stay importable from here.
 """
 
 import numbers
