@@ -324,6 +324,116 @@ def test_parallel_member_fits_see_the_callers_routing_configuration():
             model.fit(X, Y, groups)
 
 
+def _time_blind_members():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import VotingRegressor
+    from sklearn.multioutput import MultiOutputRegressor
+    from sklearn.pipeline import FeatureUnion
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    return {
+        "scaler+ridge": make_pipeline(StandardScaler(), Ridge()),
+        "function+ridge": make_pipeline(FunctionTransformer(), Ridge()),
+        "union+ridge": make_pipeline(
+            FeatureUnion([("s", StandardScaler()), ("p", PCA(2))]), Ridge()
+        ),
+        "column transformer": make_pipeline(
+            ColumnTransformer([("s", StandardScaler(), [0, 1])]), Ridge()
+        ),
+        "ttr(ridge)": TransformedTargetRegressor(regressor=Ridge()),
+        "multioutput(ridge)": MultiOutputRegressor(Ridge()),
+        "voting": VotingRegressor([("a", Ridge()), ("b", Ridge(alpha=9.0))]),
+        "search(scaler+ridge)": GridSearchCV(
+            make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": [1, 10]}, cv=2
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_time_blind_members()))
+def test_members_that_ignore_time_work_without_and_with_runs(kind, routing):
+    # Nothing in them takes groups: no error, and the same fit with or
+    # without run labels (there is nothing to hand on).
+    X, Y, groups = _data()
+    if kind == "voting":
+        Y = Y[:, 0]
+    member = _time_blind_members()[kind]
+    cv = GroupKFold(2).split(X, Y, groups)
+    folds = list(cv)
+    with_runs = StackedRegressor([("a", member, slice(0, 4))], cv=folds)
+    without = StackedRegressor([("a", clone(member), slice(0, 4))], cv=folds)
+    np.testing.assert_allclose(
+        with_runs.fit(X, Y, groups).predict(X, groups=groups),
+        without.fit(X, Y).predict(X),
+    )
+    TargetwiseEnsemble([("a", member), ("b", Ridge())], cv=folds).fit(X, Y, groups)
+
+
+def _changed_run(model, X, groups):
+    X_changed = X.copy()
+    X_changed[groups == LABELS[0]] += 5.0
+    other = groups != LABELS[0]
+    before = model.predict(X, groups=groups)
+    return np.abs(model.predict(X_changed, groups=groups) - before)[other].max()
+
+
+def test_a_fitted_search_predicts_through_its_best_estimator():
+    X, Y, groups = _data()
+    with sklearn.config_context(enable_metadata_routing=True):
+        delayer = (
+            Delayer(delays=[1, 2, 3])
+            .set_fit_request(groups=True)
+            .set_transform_request(groups=True)
+        )
+        search = GridSearchCV(
+            make_pipeline(delayer, Ridge()), {"ridge__alpha": [1, 10]}, cv=2
+        )
+        model = StackedRegressor([("a", search, slice(0, 4))], cv=2).fit(X, Y, groups)
+        assert _changed_run(model, X, groups) == 0.0
+        ens = TargetwiseEnsemble([("a", search), ("b", Ridge())], cv=2)
+        assert _changed_run(ens.fit(X, Y, groups), X, groups) == 0.0
+
+
+def test_routing_on_meta_estimator_that_does_not_route_predict_is_refused():
+    from sklearn.multioutput import MultiOutputRegressor
+
+    X, Y, groups = _data()
+    with sklearn.config_context(enable_metadata_routing=True):
+        ridge = DelayedRidge(delays=[1, 2], backend="numpy", cv=2)
+        ridge.set_fit_request(groups=True).set_predict_request(groups=True)
+        member = MultiOutputRegressor(ridge)
+        message = (
+            "StackedRegressor cannot hand groups (the run labels) to member 'a': "
+            "MultiOutputRegressor.predict does not route them to DelayedRidge "
+            "inside it, even under metadata routing, so delays or folds there "
+            "would cross run boundaries."
+        )
+        with pytest.raises(ValueError, match=re.escape(message)):
+            StackedRegressor([("a", member, slice(0, 4))], cv=2).fit(X, Y, groups)
+
+
+def test_frozen_prefit_members_get_groups():
+    from sklearn.frozen import FrozenEstimator
+
+    X, Y, groups = _data()
+    pipe = make_pipeline(Delayer(delays=[1, 2, 3]), Ridge())
+    pipe.fit(X, Y, delayer__groups=groups)
+    ens = TargetwiseEnsemble([("p", FrozenEstimator(pipe))], prefit=True)
+    assert _changed_run(ens.fit(X, Y, groups=groups), X, groups) == 0.0
+    by_hand = pipe[-1].predict(delay_features(X, [1, 2, 3], groups))
+    np.testing.assert_allclose(ens.predict(X, groups=groups), by_hand)
+
+
+def test_structured_partitioning_of_malformed_stacking_says_what_is_wrong():
+    X, Y, groups = _data()
+    with pytest.raises(ValueError, match="StackedRegressor needs feature spaces"):
+        structured_variance_partitioning(StackedRegressor(), X, Y, groups)
+    with pytest.raises(ValueError, match="but entry 0 is Ridge()"):
+        structured_variance_partitioning(
+            StackedRegressor([Ridge(), Ridge()]), X, Y, groups
+        )
+
+
 def test_fold_groups_split_runs_cut_by_held_out_samples():
     groups = np.repeat([5, 7], 4)
     # whole runs: the user's labels

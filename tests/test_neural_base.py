@@ -395,6 +395,18 @@ def test_learned_nothing_warns_on_pure_noise_and_names_the_knobs():
     assert model.history_[model.best_epoch_ - 1]["valid_r"] > 0.5
 
 
+def test_diverged_training_stops_and_says_so():
+    X, y, groups = _data()
+    params = {**FAST, "lr": 1e30, "max_epochs": 10, "random_state": 0}
+    with pytest.warns(ConvergenceWarning, match="never finite: the training diverged"):
+        model = PCAMLPEncoder(**params).fit(X, y, groups)
+    # The first non-finite training loss ends training; no best epoch was
+    # ever finite, so the last weights are the ones kept.
+    assert model.n_epochs_ == 1
+    assert model.best_epoch_ == model.n_epochs_
+    assert not np.isfinite(model.history_[-1]["train_loss"])
+
+
 # ------------------------------------------------------------- randomness
 def test_global_rng_states_are_untouched():
     X, y, groups = _data()

@@ -26,22 +26,30 @@ How a member gets ``groups``
 In this order:
 
 1. its method names ``groups`` (brainenc's estimators, ``Delayer``): passed;
-2. scikit-learn's metadata routing is enabled and the member routes metadata
-   (a ``Pipeline``, a ``GridSearchCV``...): passed when the member requests
-   ``groups`` for that method; when it does not, but holds an estimator that
-   takes ``groups`` whose request is unset, an error says which
-   ``set_*_request`` calls to make;
-3. routing is off and the member is a ``Pipeline``: its ``fit``,
+2. the method belongs to a wrapped estimator (``FrozenEstimator``
+   delegates ``predict`` to the estimator it freezes): these rules applied to
+   that estimator;
+3. a fitted search (``GridSearchCV`` with ``best_estimator_``) predicts
+   through its best estimator, by these rules;
+4. scikit-learn's metadata routing is enabled and the member routes metadata
+   (a ``Pipeline``, a ``GridSearchCV``...): passed when the member routes
+   ``groups`` for that method; otherwise, when it holds an
+   estimator that takes ``groups`` and has not refused them explicitly, an
+   error says which ``set_*_request`` calls to make, or that the member does
+   not route them at all;
+5. routing is off and the member is a ``Pipeline``: its ``fit``,
    ``predict`` and ``transform`` run the steps one by one, each step getting
    ``groups`` by these same rules (what the Pipeline's own methods do, steps
    fitted in place as without ``memory``, with the runs handed on; a step
    whose ``transform`` takes ``groups`` but whose ``fit_transform`` would not
    pass them on is fitted, then transformed);
-4. routing is off and the member is another meta-estimator holding an
+6. routing is off and the member is another meta-estimator holding an
    estimator that takes ``groups``: an error says to enable routing (such
    meta-estimators do not reliably hand ``groups`` on without it);
-5. its method takes ``**params`` (and it routes nothing): passed;
-6. otherwise (``Ridge``, a ``Pipeline`` of estimators that ignore time):
+7. its method takes ``**params`` and it routes nothing (it is not a
+   meta-estimator): passed (``TransformerMixin.fit_transform``, which hands
+   its ``**params`` to ``fit``, only when ``fit`` takes them);
+8. otherwise (``Ridge``, a ``Pipeline`` of estimators that ignore time):
    called without ``groups``; nothing in it could use them.
 """
 
@@ -117,20 +125,35 @@ def call_member(member, method, *args, groups, name, owner):
         return func(*args, groups=groups)
     if how == "steps":
         return _run_pipeline(member, method, args, groups, name=name, owner=owner)
+    if how == "delegate":
+        return call_member(
+            func.__self__, method, *args, groups=groups, name=name, owner=owner
+        )
+    if how == "best_estimator":
+        return call_member(
+            member.best_estimator_, method, *args, groups=groups, name=name, owner=owner
+        )
     return func(*args)
 
 
 def _groups_plan(member, method, *, name, owner):
     """How ``member.<method>`` gets ``groups``: "pass" (as a keyword),
-    "steps" (a Pipeline run step by step) or "plain" (not at all)."""
+    "steps" (a Pipeline run step by step), "delegate" (the method belongs to
+    a wrapped estimator, e.g. ``FrozenEstimator``'s) or "plain" (not at all)."""
     if _names_groups(member, method):
         return "pass"
+    owner_of_method = getattr(getattr(member, method, None), "__self__", member)
+    if owner_of_method is not member and hasattr(owner_of_method, "get_params"):
+        return "delegate"
+    if method in ("predict", "transform") and hasattr(member, "best_estimator_"):
+        # a fitted search (refit=True) predicts with its best estimator
+        return "best_estimator"
     router = _is_router(member)
     if get_config()["enable_metadata_routing"] and router:
         consumed = get_routing_for_object(member).consumes(method, ["groups"])
         if consumed:
             return "pass"
-        _refuse_unset_requests(member, method, name=name, owner=owner)
+        _refuse_unrouted_requests(member, method, name=name, owner=owner)
         return "plain"
     if isinstance(member, Pipeline):
         return "steps"
@@ -144,9 +167,25 @@ def _groups_plan(member, method, *, name, owner):
             f"it would cross run boundaries. Enable routing with {_ROUTING_FIX} "
             f"and request groups with {_request_calls(aware)}."
         )
-    if _takes_var_keyword(member, method):
+    if not router and _takes_var_keyword(member, method):
+        if method == "fit_transform" and _inherits_fit_transform(member):
+            # TransformerMixin.fit_transform hands its **params to fit only
+            return "pass" if _takes_groups(member, "fit") else "plain"
         return "pass"
     return "plain"
+
+
+def _takes_groups(est, method):
+    """Whether ``est.<method>`` accepts a ``groups`` keyword."""
+    return _names_groups(est, method) or (
+        not _is_router(est) and _takes_var_keyword(est, method)
+    )
+
+
+def _inherits_fit_transform(est):
+    from sklearn.base import TransformerMixin
+
+    return getattr(type(est), "fit_transform", None) is TransformerMixin.fit_transform
 
 
 def _run_pipeline(pipeline, method, args, groups, *, name, owner):
@@ -188,15 +227,15 @@ def _run_pipeline(pipeline, method, args, groups, *, name, owner):
 
 
 def _fit_transform_keeps_groups(step):
-    """Whether ``step.fit_transform`` hands groups to its transform too: it
-    names them, or the transform does not want them (the default
-    ``TransformerMixin.fit_transform`` gives them to ``fit`` only)."""
+    """Whether ``step.fit_transform`` can be called for a fitting Pipeline
+    step: it names groups, or the step's transform does not want them (the
+    default ``TransformerMixin.fit_transform`` gives them to ``fit`` only, so
+    a step whose transform takes them is fitted, then transformed)."""
     if not hasattr(step, "fit_transform"):
         return False
     if isinstance(step, Pipeline) or _names_groups(step, "fit_transform"):
         return True
-    wants = _names_groups(step, "transform") or _takes_var_keyword(step, "transform")
-    return not wants
+    return not _takes_groups(step, "transform")
 
 
 def _active_steps(pipeline):
@@ -207,20 +246,24 @@ def _active_steps(pipeline):
     ]
 
 
-def _refuse_unset_requests(member, method, *, name, owner):
-    """With routing on: error if an estimator inside wants groups but its
-    request is unset (it would silently not get them)."""
-    unset = []
+def _refuse_unrouted_requests(member, method, *, name, owner):
+    """With routing on and ``member.<method>`` not routing groups: error if an
+    estimator inside takes groups and has not refused them explicitly (it
+    would silently not get them)."""
+    unset, requested = [], []
     for component in _groups_aware_components(member):
         try:
             request = component.get_metadata_routing()
         except AttributeError:  # pragma: no cover - not a scikit-learn estimator
             continue
-        for m in _GROUPS_METHODS:
-            requests = getattr(getattr(request, m, None), "requests", {})
-            if "groups" in requests and requests["groups"] is None:
-                unset.append(component)
-                break
+        values = [
+            getattr(getattr(request, m, None), "requests", {}).get("groups", False)
+            for m in _GROUPS_METHODS
+        ]
+        if any(value is None for value in values):
+            unset.append(component)
+        elif any(value not in (False, None) for value in values):
+            requested.append(component)
     if unset:
         raise ValueError(
             f"{owner} cannot hand groups (the run labels) to member {name!r}: "
@@ -229,6 +272,15 @@ def _refuse_unset_requests(member, method, *, name, owner):
             "request them, so delays or folds there would cross run boundaries. "
             f"Request them with {_request_calls(unset)} (or set the requests "
             "to False to leave the runs out on purpose)."
+        )
+    if requested:
+        raise ValueError(
+            f"{owner} cannot hand groups (the run labels) to member {name!r}: "
+            f"{type(member).__name__}.{method} does not route them to "
+            f"{_describe(requested)} inside it, even under metadata routing, so "
+            "delays or folds there would cross run boundaries. Use a member "
+            f"whose {method} hands them on (a Pipeline, or the fitted estimator "
+            "itself)."
         )
 
 
@@ -262,18 +314,24 @@ def _is_router(est):
 
 
 def _groups_aware_components(est):
-    """Estimators inside ``est`` (not ``est`` itself) whose methods name groups."""
-    try:
-        params = est.get_params(deep=True)
-    except Exception:
-        return []
-    found = []
-    for value in params.values():
-        if isinstance(value, type) or not hasattr(value, "get_params"):
+    """Estimators inside ``est`` (not ``est`` itself, at any depth) whose
+    methods name groups."""
+    found, seen, todo = [], {id(est)}, [est]
+    while todo:
+        current = todo.pop()
+        try:
+            params = current.get_params(deep=True)
+        except Exception:
             continue
-        aware = any(_names_groups(value, m) for m in _GROUPS_METHODS)
-        if aware and all(value is not f for f in found):
-            found.append(value)
+        for value in params.values():
+            if isinstance(value, type) or not hasattr(value, "get_params"):
+                continue
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            todo.append(value)
+            if any(_names_groups(value, m) for m in _GROUPS_METHODS):
+                found.append(value)
     return found
 
 

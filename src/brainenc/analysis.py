@@ -767,12 +767,13 @@ def structured_variance_partitioning(
     groups = check_groups(groups, X_arr.shape[0])
     model = clone(estimator)
     names = _stacked_space_names(model)
+    if names is None:
+        # malformed spaces: the estimator's own fit says what is wrong
+        clone(model).fit(X_arr, Y, groups=groups)
     if order is None:
         order = names
     order = list(order)
-    if names is not None and (
-        sorted(order) != sorted(names) or len(order) != len(names)
-    ):
+    if sorted(order) != sorted(names) or len(order) != len(names):
         raise ValueError(
             f"order must be a permutation of the space names {names}, got {order}."
         )

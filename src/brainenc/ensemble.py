@@ -158,8 +158,11 @@ class TargetwiseEnsemble(
     ----------
     estimators : list of (str, estimator) tuples
         The members, as in :class:`~sklearn.ensemble.VotingRegressor`. Each
-        has ``fit`` and ``predict``; ``groups`` is passed to the members whose
-        ``fit``/``predict`` take a ``groups`` argument. Names must be unique,
+        has ``fit`` and ``predict`` and receives the run labels of the samples
+        it sees, whatever it is (an estimator taking ``groups``, a
+        :class:`~sklearn.pipeline.Pipeline`, a meta-estimator under metadata
+        routing; one that would lose them is refused, see
+        :ref:`cross_validation`). Names must be unique,
         must not contain ``"__"`` and must not be a parameter name of the
         ensemble. A member's parameters can be set as ``<name>__<param>``.
     method : {"topk", "softmax", "mean"}, default="topk"
@@ -205,8 +208,7 @@ class TargetwiseEnsemble(
         ``None`` means 1 unless in a :func:`joblib.parallel_config` context;
         ``-1`` means all processors.
     verbose : int, default=0
-        Print one line per member fit (member, fold, elapsed time) when
-        greater than 0.
+        Show a progress bar over the member fits when greater than 0.
 
     Attributes
     ----------
@@ -286,7 +288,7 @@ class TargetwiseEnsemble(
     """
 
     _parameter_constraints = {
-        "estimators": [list],
+        "estimators": [list, tuple],
         "method": [StrOptions(set(_METHODS))],
         "k": [Interval(Integral, 1, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
@@ -456,8 +458,7 @@ class TargetwiseEnsemble(
         X : array-like of shape (n_samples, n_features)
             Stimulus features.
         groups : array-like of shape (n_samples,), default=None
-            Run labels of ``X``, passed to the members whose ``predict`` takes
-            ``groups``.
+            Run labels of ``X``, handed to every member.
 
         Returns
         -------
@@ -467,8 +468,7 @@ class TargetwiseEnsemble(
         """
         check_is_fitted(self)
         X = validate_X(self, X, reset=False)
-        if groups is not None:
-            groups = check_groups(groups, X.shape[0])
+        groups = check_groups(groups, X.shape[0])
         n_outputs = self.weights_.shape[1]
         used = np.flatnonzero(np.any(self.weights_ > 0, axis=1))
         y_pred = np.zeros((X.shape[0], n_outputs))
@@ -505,7 +505,7 @@ class TargetwiseEnsemble(
                 f"tuples, got {estimators!r}."
             )
         for i, item in enumerate(estimators):
-            if not (isinstance(item, tuple) and len(item) == 2):
+            if not (isinstance(item, (tuple, list)) and len(item) == 2):
                 raise TypeError(
                     "estimators must be a list of (name, estimator) tuples, but "
                     f"item {i} is {item!r}."

@@ -9,8 +9,8 @@ say how much each feature space matters for each target.
 
 The solvers (:func:`solve_simplex_qp`, the exact batched solver of the
 per-target simplex-constrained least-squares problems, and the final ridge)
-live in :mod:`brainenc._simplex`; structured variance partitioning lives in
-:mod:`brainenc.analysis`. Both stay importable from here.
+live in the private module ``brainenc._simplex``; structured variance
+partitioning lives in :mod:`brainenc.analysis`. Both stay importable from here.
 """
 
 import numbers
@@ -86,7 +86,9 @@ class StackedRegressor(
         boolean mask, or an int (a block of that many consecutive columns,
         following the previous space). Spaces must not overlap; columns that
         belong to no space are not used. A member's parameters are reached as
-        ``<name>__<param>`` (``set_params``, ``GridSearchCV``).
+        ``<name>__<param>`` (``set_params``, ``GridSearchCV``); one estimator
+        object listed for several spaces is one object there, so give each
+        space its own instance to tune them apart.
     feature_spaces : dict of str to columns, default=None
         Shortcut for ``estimators``: ``{name: columns}`` gives each space a
         clone of ``estimator``. Exactly one of ``estimators`` and

@@ -369,7 +369,8 @@ class _NeuralEncoder(
         self.history_ = [_epoch_record(row) for row in net.history]
         self.n_epochs_ = len(self.history_)
         self.n_steps_ = control.n_steps
-        self.best_epoch_ = control.best_epoch if has_valid else self.n_epochs_
+        # Without validation, or when it was never finite, the last weights.
+        self.best_epoch_ = control.best_epoch or self.n_epochs_
         if has_valid:
             self._check_learning(control, scorer)
         module.to("cpu")

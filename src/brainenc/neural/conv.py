@@ -44,7 +44,7 @@ class ConvTemporalEncoder(_NeuralEncoder):
     ----------
     embed_dim : int, default=64
         Channels of each feature space's embedding (MedARC's: 192; 64 was as
-        accurate and 4-6 times faster on the CPU in
+        accurate and 2-3 times faster on the CPU in
         ``benchmarks/neural_defaults.py``).
     kernel_size : int, default=45
         Length in samples of the temporal filters.
@@ -133,7 +133,7 @@ class ConvTemporalEncoder(_NeuralEncoder):
     samples (``benchmarks/README.md``): a causal kernel integrates a
     40-sample window of the past that a centred one of 45 taps only half
     sees, and 64 channels at ``lr=1e-3`` were as accurate as MedARC's 192 at
-    ``3e-4``, several times faster. MedARC's settings are::
+    ``3e-4``, and 2-3 times faster. MedARC's settings are::
 
         ConvTemporalEncoder(embed_dim=192, causal=False, lr=3e-4,
                             lr_schedule="constant", warmup=0.0, min_steps=0,

@@ -158,8 +158,8 @@ class PCAMLPEncoder(_NeuralEncoder):
     (100, 20)
     >>> bool(model.score(X[300:], y[300:]) > 0.9)
     True
-    >>> model.n_steps_ >= model.min_steps
-    True
+    >>> model.n_epochs_, model.n_steps_  # 2 batches per epoch, all 200 epochs
+    (200, 400)
     """
 
     _parameter_constraints = {
