@@ -6,7 +6,10 @@ import warnings
 import numpy as np
 import pytest
 from scipy.stats import pearsonr
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from brainenc import (
     DelayedRidge,
@@ -464,7 +467,8 @@ def test_predict_ablated_uses_the_null_of_the_spaces(fitted):
     np.testing.assert_array_equal(
         model.predict_ablated(changed, ["space0"], groups=groups), ablated
     )
-    both = model.predict_ablated(X, ["space0", "space1"], groups=groups)
+    with pytest.warns(UserWarning, match="training always keeps one space, never"):
+        both = model.predict_ablated(X, ["space0", "space1"], groups=groups)
     assert np.ptp(both[groups == 0], axis=0).max() > 0  # positions remain
     with pytest.raises(ValueError, match=r"spaces must name feature spaces of the"):
         model.predict_ablated(X, ["audio"], groups=groups)
@@ -506,8 +510,77 @@ def test_predict_ablated_warns_when_the_null_was_never_trained():
         validation_runs=0,
     ).fit(X, y, groups=groups)
     assert torch.count_nonzero(model.module_.null[0]) == 0  # never trained
-    with pytest.warns(UserWarning, match="trained with modality_dropout=0, so it"):
+    with pytest.warns(UserWarning, match="trained with modality_dropout=0, so the"):
         model.predict_ablated(X, ["space1"], groups=groups)
+
+
+def test_predict_ablated_of_a_single_space_model_warns():
+    # One space is never dropped in training, so its null stays untrained.
+    X, y, groups, _ = layered(n_samples=160, n_runs=2)
+    model = fast_model(
+        n_layers=6, max_epochs=1, windows_per_epoch=16, validation_runs=0
+    ).fit(X, y, groups=groups)
+    assert torch.count_nonzero(model.module_.null[0]) == 0
+    with pytest.warns(UserWarning, match="the model has one feature space") as record:
+        model.predict_ablated(X, "all", groups=groups)
+    assert record[0].filename == __file__  # the user's line, not brainenc's
+
+
+def test_argument_types_of_the_interpretation_methods(fitted):
+    model, X, y, groups, truth = fitted
+    with pytest.raises(TypeError, match=r"^spaces must be the name of a feature spa"):
+        model.predict_ablated(X, 0, groups=groups)
+    with pytest.raises(TypeError, match=r"^per_sample must be True or False, got s"):
+        model.layer_attention(X, per_sample="yes")
+    with pytest.raises(ValueError, match=r"^n_layers must be an int >= 1 or a dict"):
+        fast_model(feature_spaces=truth.feature_spaces, n_layers=True).fit(
+            X, y, groups=groups
+        )
+
+
+def test_training_warnings_point_at_the_callers_line():
+    X, y, groups, truth = layered(n_samples=240, n_runs=3, n_targets=3)
+    y2 = np.hstack([y, np.full_like(y, np.nan)])
+    model = fast_model(
+        feature_spaces=truth.feature_spaces, n_layers=3, n_subjects=2, max_epochs=1
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(X, y2, groups=groups)
+    messages = {type(w.message).__name__: w.filename for w in record}
+    assert "UserWarning" in messages  # no observed value of subject 2
+    assert set(messages.values()) == {__file__}
+
+
+def test_ablation_with_the_null_through_a_pipeline_and_with_missing_samples(fitted):
+    model, X, y, groups, truth = fitted
+    spaces = truth.feature_spaces
+    scaler = StandardScaler().fit(X)
+    pipe = make_pipeline(scaler, clone(model))
+    pipe.fit(X, y, multimodaltransformerencoder__groups=groups)
+    result = ablate_feature_spaces(pipe, X, y, spaces, groups=groups, replace="null")
+    final = pipe[-1]
+    expected = pearson_r(
+        y, final.predict_ablated(scaler.transform(X), ["space1"], groups=groups)
+    )
+    np.testing.assert_allclose(result.ablated["space1"], expected, rtol=1e-10)
+    # NaN responses (a subject not recorded in a run) with nan_policy="omit"
+    y_gap = y.copy()
+    y_gap[groups == 1, 1] = np.nan
+    message = r"^y contains NaN \(120 values\)\. Use nan_policy='omit'"
+    with pytest.raises(ValueError, match=message):
+        ablate_feature_spaces(model, X, y_gap, spaces, groups=groups, replace="null")
+    result = ablate_feature_spaces(
+        model, X, y_gap, spaces, groups=groups, replace="null", nan_policy="omit"
+    )
+    pred = model.predict_ablated(X, ["space0"], groups=groups)
+    kept = groups != 1
+    np.testing.assert_allclose(
+        result.ablated["space0"][1], pearsonr(y[kept, 1], pred[kept, 1])[0], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        result.ablated["space0"][0], pearsonr(y[:, 0], pred[:, 0])[0], rtol=1e-6
+    )
 
 
 def test_frames_per_sample():

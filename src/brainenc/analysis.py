@@ -22,6 +22,7 @@ from itertools import combinations
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
@@ -487,6 +488,7 @@ def ablate_feature_spaces(
     replace="zeros",
     X_train=None,
     train_mean=None,
+    nan_policy="raise",
 ):
     """Leave-one-space-out ablation of a fitted model: drop in r per target.
 
@@ -506,7 +508,8 @@ def ablate_feature_spaces(
     X : array-like of shape (n_samples, n_features)
         Features to evaluate on (normally held-out runs).
     y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        Responses to evaluate on.
+        Responses to evaluate on. NaN (missing samples, e.g. of a subject
+        not recorded in every run) only with ``nan_policy="omit"``.
     feature_spaces : dict
         ``{name: columns}`` (slice, column indices or int block size),
         covering every column of ``X`` exactly once.
@@ -523,12 +526,19 @@ def ablate_feature_spaces(
         modality dropout replaces a dropped space by a learned null
         embedding, so this ablation stays in the distribution it was
         trained on, where zeroed inputs would not); ``feature_spaces`` must
-        then be the model's own spaces (``model.feature_spaces_``).
+        then be the model's own spaces (``model.feature_spaces_``). A
+        :class:`~sklearn.pipeline.Pipeline` ending in such a model works
+        too: its other steps transform ``X`` (they must keep its columns,
+        as a scaler does), then its last step ablates.
     X_train : array-like of shape (n_train_samples, n_features), default=None
         Training features, whose column means replace an ablated space when
         ``replace="mean"``.
     train_mean : array-like of shape (n_features,), default=None
         The training column means themselves (instead of ``X_train``).
+    nan_policy : {"raise", "omit"}, default="raise"
+        ``"omit"``: NaN in ``y`` are missing samples, left out of each
+        target's r (as :func:`brainenc.pearson_r` does), for the responses of
+        several subjects with gaps (``n_subjects``).
 
     Returns
     -------
@@ -578,7 +588,15 @@ def ablate_feature_spaces(
     >>> bool(result.drop["space0"][0] > 0.3 > result.drop["space1"][0])
     True
     """
-    X, y = validate_X_y(None, X, y)
+    if nan_policy not in ("raise", "omit"):
+        raise ValueError(f"nan_policy must be 'raise' or 'omit', got {nan_policy!r}.")
+    X, y = validate_X_y(None, X, y, allow_nan_y=True)
+    n_nan = int(np.isnan(y).sum())
+    if n_nan and nan_policy == "raise":
+        raise ValueError(
+            f"y contains NaN ({n_nan} value{'s' if n_nan > 1 else ''}). Use "
+            f"nan_policy='omit' to leave missing samples out of each target's r."
+        )
     if not isinstance(replace, str) or replace not in _REPLACE_OPTIONS:
         raise ValueError(f"replace must be one of {_REPLACE_OPTIONS}, got {replace!r}.")
     spaces = check_feature_spaces(feature_spaces, X.shape[1])
@@ -589,21 +607,24 @@ def ablate_feature_spaces(
         )
     groups = check_groups(groups, X.shape[0])
     kwargs = {"groups": groups, "name": "model", "owner": "ablate_feature_spaces"}
-    full = pearson_r(y, call_member(model, "predict", X, **kwargs))
+
+    def score(pred):
+        return pearson_r(y, pred, nan_policy=nan_policy)
+
+    full = score(call_member(model, "predict", X, **kwargs))
     ablated = {}
     if replace == "null":
-        _check_null_spaces(model, spaces)
+        final, X_final = _null_model(model, X, kwargs)
+        _check_null_spaces(final, spaces)
         for name in spaces:
-            pred = call_member(model, "predict_ablated", X, [name], **kwargs)
-            ablated[name] = pearson_r(y, pred)
+            pred = call_member(final, "predict_ablated", X_final, [name], **kwargs)
+            ablated[name] = score(pred)
     else:
         fill = _fill_values(replace, X_train, train_mean, X.shape[1])
         for name, columns in spaces.items():
             X_ablated = X.copy()
             X_ablated[:, columns] = fill[columns]
-            ablated[name] = pearson_r(
-                y, call_member(model, "predict", X_ablated, **kwargs)
-            )
+            ablated[name] = score(call_member(model, "predict", X_ablated, **kwargs))
     drop = {name: full - r for name, r in ablated.items()}
     names = np.asarray(list(spaces))
     dominant = names[np.argmax(np.stack([np.atleast_1d(d) for d in drop.values()]), 0)]
@@ -614,6 +635,20 @@ def ablate_feature_spaces(
         drop=drop,
         dominant_space=str(dominant[0]) if np.ndim(full) == 0 else dominant,
     )
+
+
+def _null_model(model, X, kwargs):
+    """The estimator that ablates with its null, and the ``X`` it takes.
+
+    A Pipeline's steps before the last transform ``X`` (with ``groups`` as
+    its predict would hand them); the last step ablates.
+    """
+    if isinstance(model, Pipeline) and not hasattr(model, "predict_ablated"):
+        steps = model[:-1]
+        if len(steps):
+            X = call_member(steps, "transform", X, **kwargs)
+        return model[-1], X
+    return model, X
 
 
 def _check_null_spaces(model, spaces):

@@ -174,6 +174,7 @@ from .._validation import (
     check_feature_spaces,
     check_groups,
     run_slices,
+    user_stacklevel,
     validate_X,
     validate_X_y,
 )
@@ -416,7 +417,7 @@ class _NeuralEncoder(
             f"smaller network; history_ holds train_loss and valid_r per epoch. "
             f"Compare with brainenc.DelayedRidge on the same runs.",
             ConvergenceWarning,
-            stacklevel=5,
+            stacklevel=user_stacklevel(),
         )
 
     def _validate_fit_data(self, X, y):

@@ -8,7 +8,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Integral, Interval, Real, StrOptions, _fit_context
-from .._validation import check_groups, run_slices, validate_X
+from .._validation import check_groups, run_slices, user_stacklevel, validate_X
 from ._base import (
     _as_tensor,
     _NeuralEncoder,
@@ -471,8 +471,9 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
         total = np.zeros((n, self.n_targets_), dtype=np.float64)
         count = np.zeros((n, 1), dtype=np.float64)
         offsets = np.arange(window)
-        # Windows per forward pass: at most 4096 frames, and outputs of at most
-        # 2**24 values (64 MiB), whatever the number of targets.
+        # Windows per forward pass: at most 4096 samples (frames_per_sample
+        # frames each), and outputs of at most 2**24 values (64 MiB), whatever
+        # the number of targets.
         chunk = max(1, min(4096 // window, 2**24 // (window * self.n_targets_)))
         for first in range(0, starts.size, chunk):
             batch = starts[first : first + chunk]
@@ -510,6 +511,11 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
             axis) sums to 1. Empty when no space is pooled by attention.
         """
         check_is_fitted(self, "module_")
+        if not isinstance(per_sample, (bool, np.bool_)):
+            raise TypeError(
+                f"per_sample must be True or False, got "
+                f"{type(per_sample).__name__} {per_sample!r}."
+            )
         X = validate_X(self, X, reset=False).astype(np.float32, copy=False)
         check_groups(groups, X.shape[0])
         attention = self._layer_attention(self._standardize(X), per_sample=True)
@@ -570,30 +576,60 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
             too.
         """
         check_is_fitted(self, "module_")
-        names = [spaces] if isinstance(spaces, str) else list(spaces)
+        known = ", ".join(map(repr, self.feature_spaces_))
+        if isinstance(spaces, str):
+            names = [spaces]
+        elif isinstance(spaces, (list, tuple, set, frozenset, np.ndarray)):
+            names = list(spaces)
+        else:
+            raise TypeError(
+                f"spaces must be the name of a feature space or a list of names "
+                f"({known}), got {type(spaces).__name__} {spaces!r}."
+            )
         unknown = [s for s in names if s not in self.feature_spaces_]
         if unknown or not all(isinstance(s, str) for s in names):
             raise ValueError(
-                f"spaces must name feature spaces of the model "
-                f"({', '.join(map(repr, self.feature_spaces_))}), got "
+                f"spaces must name feature spaces of the model ({known}), got "
                 f"{spaces!r}."
             )
-        if names and self.modality_dropout == 0:
+        reason = self._untrained_null(names)
+        if reason is not None:
             warnings.warn(
-                "predict_ablated: the model was trained with modality_dropout=0, "
-                "so it never saw the null that replaces an ablated space; the "
-                "ablated prediction is out of distribution. Train with "
-                "modality_dropout > 0 (e.g. 0.2) to ablate with the trained null.",
+                f"predict_ablated: {reason}, so the network never saw the null "
+                f"in the place of {', '.join(map(repr, dict.fromkeys(names)))}; "
+                f"the ablated prediction is out of distribution, like zeroed "
+                f"inputs. Train with modality_dropout > 0 (e.g. 0.2) and two or "
+                f"more feature spaces, and ablate fewer than all of them.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         return self._predict(X, groups, ablate=tuple(names))
+
+    def _untrained_null(self, names):
+        """Why the null of the spaces ``names`` was never trained, or None."""
+        if not names:
+            return None
+        if self.modality_dropout == 0:
+            return "the model was trained with modality_dropout=0"
+        if len(self.feature_spaces_) == 1:
+            return (
+                "the model has one feature space, which training never drops "
+                "(one space is always kept)"
+            )
+        if set(names) == set(self.feature_spaces_):
+            return "training always keeps one space, never drops all of them"
+        return None
 
     # ------------------------------------------------------------ helpers
     def _check_architecture(self):
         """Layers, dimensions and head sizes of every space (fitted attrs)."""
         spaces = list(self.feature_spaces_)
         n_layers = self.n_layers
+        if isinstance(n_layers, bool):
+            raise ValueError(
+                f"n_layers must be an int >= 1 or a dict of space name to int, "
+                f"got {n_layers!r}."
+            )
         if isinstance(n_layers, dict):
             unknown = [name for name in n_layers if name not in self.feature_spaces_]
             if unknown:
@@ -696,7 +732,7 @@ def _check_subject_targets(Y, n_subjects):
             f"(non-NaN) value in the training runs; their predictions are "
             f"their untrained head's, in standardised units.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return n_columns // n_subjects
 
