@@ -7,6 +7,7 @@ ORDER = [
     "variance_partitioning.py",
     "targetwise_ensemble.py",
     "neural_encoder.py",
+    "layer_attention.py",
     "brain_maps.py",
 ]
 

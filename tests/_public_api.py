@@ -211,6 +211,29 @@ if neural is not None:
         device=("device", "cuda"),
         nan_y=True,
     )
+    ESTIMATORS["MultimodalTransformerEncoder"] = EstimatorSpec(
+        lambda **p: neural.MultimodalTransformerEncoder(
+            **{
+                "feature_spaces": SPACES,
+                "hidden_dim": 4,
+                "depth": 1,
+                "heads": 2,
+                "window_len": 8,
+                "windows_per_epoch": 32,
+                "batch_size": 8,
+                "max_epochs": 2,
+                "min_steps": 0,
+                "device": "cpu",
+                "random_state": 0,
+                **p,
+            }
+        ),
+        neural.MultimodalTransformerEncoder,
+        delays=False,
+        spaces=True,
+        device=("device", "cuda"),
+        nan_y=True,
+    )
 
 
 def public_estimator_classes():

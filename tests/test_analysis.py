@@ -526,6 +526,13 @@ def test_ablation_ground_truth_driving_and_noise_spaces():
         assert np.all(res.drop[f"space{driver}"][targets] > 0.4)
         assert np.all(np.abs(res.drop[f"space{1 - driver}"][targets]) < 0.05)
     assert np.all(np.abs(res.drop["space2"]) < 0.05)
+    # The dominant modality of every target is the space that drives it.
+    assert res.dominant_space.tolist() == [f"space{d}" for d in truth.driving_space]
+    single = _ridge(range(1, 5)).fit(X[train], y[train, 1], groups=groups[train])
+    one = ablate_feature_spaces(
+        single, X[test], y[test, 1], truth.feature_spaces, groups=groups[test]
+    )
+    assert one.dominant_space == "space1"
 
 
 def test_ablation_1d_y_gives_floats():
@@ -550,7 +557,7 @@ def test_ablation_1d_y_gives_floats():
         ),
         ({"replace": "mean", "train_mean": np.zeros(3)}, "train_mean must have the 4"),
         ({"replace": "mean", "X_train": np.zeros((5, 2))}, "X_train must have the 4"),
-        ({"replace": "noise"}, "replace must be one of ('zeros', 'mean')"),
+        ({"replace": "noise"}, "replace must be one of ('zeros', 'mean', 'null')"),
     ],
 )
 def test_ablation_errors(kwargs, message):
@@ -564,6 +571,20 @@ def test_ablation_errors(kwargs, message):
 def test_ablation_needs_predict():
     with pytest.raises(TypeError, match="model must be a fitted estimator"):
         ablate_feature_spaces(object(), np.zeros((5, 2)), np.zeros(5), {"a": 1, "b": 1})
+
+
+def test_ablation_with_the_trained_null_needs_a_model_that_has_one():
+    rng = np.random.default_rng(9)
+    X, y = rng.standard_normal((20, 4)), rng.standard_normal(20)
+    model = LinearRegression().fit(X, y)
+    with pytest.raises(
+        TypeError,
+        match=r"^replace='null' needs a model that replaces a feature space by its "
+        r"trained null \(a predict_ablated\(X, spaces, groups=...\) method, as "
+        r"brainenc.neural.MultimodalTransformerEncoder has\); LinearRegression has "
+        r"none. Use replace='zeros' or 'mean'.$",
+    ):
+        ablate_feature_spaces(model, X, y, {"a": 2, "b": 2}, replace="null")
 
 
 def test_partitioning_single_run_groups_and_stacked_estimators():

@@ -7,7 +7,7 @@ from ``_public_api.ESTIMATORS`` (one line per public estimator, shared with the
 nothing-mutated and persistence tests) crossed with the cases of DESIGN.md's
 list that apply to it; the rows for functions are written out below.
 
-The table holds 496 rows (``test_table_size_is_documented`` keeps this count
+The table holds 542 rows (``test_table_size_is_documented`` keeps this count
 true): NaN and inf in ``X`` and ``y``, strings, objects, complex values and
 sparse matrices, 1-D, 3-D and empty arrays, ``X``/``y``/``groups`` length
 mismatches, non-contiguous, NaN and 2-D run labels, runs shorter than the
@@ -44,6 +44,7 @@ from brainenc import (
     delay_features,
     delays_from_times,
     make_encoding_data,
+    make_layered_data,
     make_multispace_data,
     noise_ceiling_cross_subject,
     noise_ceiling_repeats,
@@ -336,6 +337,12 @@ _BAD_PARAMETER = {
         0,
         r"'kernel_size' parameter of ConvTemporalEncoder must be an int in the "
         r"range \[1, inf\)\. Got 0 instead",
+    ),
+    "MultimodalTransformerEncoder": (
+        "layer_pooling",
+        "max",
+        r"'layer_pooling' parameter of MultimodalTransformerEncoder must be a str "
+        r"among .*'attention'.* Got 'max' instead",
     ),
 }
 
@@ -769,10 +776,22 @@ _FUNCTION_ROWS = [
         r"^feature_spaces must not overlap",
     ),
     (
+        "ablate_feature_spaces: y NaN",
+        lambda: _ablate(y=_set(Y0, np.nan)),
+        ValueError,
+        r"^y contains NaN \(1 value\)\. Use nan_policy='omit' to leave missing",
+    ),
+    (
+        "ablate_feature_spaces: nan_policy unknown",
+        lambda: _ablate(nan_policy="ignore"),
+        ValueError,
+        r"^nan_policy must be 'raise' or 'omit', got 'ignore'",
+    ),
+    (
         "ablate_feature_spaces: replace unknown",
         lambda: _ablate(replace="noise"),
         ValueError,
-        r"^replace must be one of \('zeros', 'mean'\), got 'noise'",
+        r"^replace must be one of \('zeros', 'mean', 'null'\), got 'noise'",
     ),
     (
         "ablate_feature_spaces: train_mean of the wrong length",
@@ -860,6 +879,19 @@ _FUNCTION_ROWS = [
         ValueError,
         r"^space_sizes must give the number of columns of at least one feature "
         r"space, got \(\)",
+    ),
+    (
+        "make_layered_data: no layer",
+        lambda: make_layered_data(n_layers=0),
+        ValueError,
+        r"^n_layers must be an int >= 1, got 0",
+    ),
+    (
+        "make_layered_data: driving layer out of range",
+        lambda: make_layered_data(driving_layers=[99]),
+        ValueError,
+        r"^driving_layers must hold one layer index in \[0, 5\] per space \(2 ints\), "
+        r"got \[99\]",
     ),
     # splitters
     (

@@ -496,6 +496,41 @@ def test_fit_stacked(dataset, tmp_path, capsys):
     assert not (out / "figures" / "scores_vs_ceiling.png").exists()
 
 
+def test_fit_transformer_reports_its_layer_attention(dataset, tmp_path, capsys):
+    pytest.importorskip("torch")
+    root, _, _ = dataset
+    out = tmp_path / "transformer"
+    code = main(
+        [
+            "fit",
+            "--features", f"audio={root / 'audio'}", f"video={root / 'video'}",
+            "--responses", str(root / "responses"),
+            "--model", "transformer",
+            "--param", "n_layers={'audio': 5}",
+            "--param", "hidden_dim=8",
+            "--param", "depth=1",
+            "--param", "heads=2",
+            "--param", "window_len=16",
+            "--param", "windows_per_epoch=32",
+            "--param", "max_epochs=1",
+            "--param", "min_steps=0",
+            "--param", "device='cpu'",
+            "--out", str(out),
+            "--quiet",
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    model, _ = load_model(out / "model.pkl")
+    assert model.n_layers_ == {"audio": 5, "video": 1}
+    summary = json.loads((out / "summary.json").read_text())
+    hyper = summary["hyperparameters"]
+    profile = model.layer_attention_["audio"].mean(axis=(0, 1))
+    assert hyper["layer_attention"] == {"audio": pytest.approx(profile.tolist())}
+    assert hyper["layer_attention_peak"] == {"audio": int(profile.argmax())}
+    assert hyper["n_layers"] == {"audio": 5, "video": 1}
+    assert (out / "figures" / "layer_attention.png").stat().st_size > 10_000
+
+
 @pytest.fixture
 def broken(dataset, tmp_path):
     """A copy of the data to break."""
@@ -562,7 +597,7 @@ def _break_nothing(root):
             _break_nothing,
             ["--model", "lasso"],
             "unknown model 'lasso'; choose one of delayed-ridge, stacked, pca-mlp, "
-            "conv.",
+            "conv, transformer.",
         ),
         (
             _break_nothing,

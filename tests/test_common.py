@@ -139,6 +139,30 @@ if neural is not None:
         "check_methods_subset_invariance": _TEMPORAL.format("subset"),
         "check_methods_sample_order_invariance": _TEMPORAL.format("permutation"),
     }
+    INSTANCES[neural.MultimodalTransformerEncoder] = [
+        neural.MultimodalTransformerEncoder(
+            hidden_dim=8,
+            depth=1,
+            heads=2,
+            window_len=8,
+            windows_per_epoch=64,
+            batch_size=8,
+            lr=0.03,
+            max_epochs=3,
+            min_steps=0,
+            device="cpu",
+            random_state=0,
+        )
+    ]
+    _ATTENTION = (
+        "self-attention mixes the samples of a window, so predictions on a {} "
+        "of the samples differ from the same rows predicted in context; right "
+        "for a sequence model"
+    )
+    EXPECTED_FAILED_CHECKS[neural.MultimodalTransformerEncoder] = {
+        "check_methods_subset_invariance": _ATTENTION.format("subset"),
+        "check_methods_sample_order_invariance": _ATTENTION.format("permutation"),
+    }
 
 
 def _public_estimators():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from brainenc.datasets import make_encoding_data, spm_hrf
+from brainenc.datasets import make_encoding_data, make_layered_data, spm_hrf
 from brainenc.delays import delay_features
 
 
@@ -308,3 +308,91 @@ def test_make_multispace_data_ground_truth():
         make_multispace_data(space_sizes=(2, 2), n_targets=3, shares=np.ones((3, 3)))
     with pytest.raises(ValueError, match="each column must sum to 1"):
         make_multispace_data(space_sizes=(2, 2), n_targets=3, shares=np.ones((2, 3)))
+
+
+# ------------------------------------------------------- make_layered_data
+def test_make_layered_data_layout_and_truth():
+    X, y, groups, truth = make_layered_data(
+        n_samples=4000,
+        n_spaces=3,
+        n_layers=5,
+        layer_dim=4,
+        n_targets=6,
+        n_runs=4,
+        snr=0.5,
+        layer_correlation=0.6,
+        random_state=0,
+    )
+    assert X.shape == (4000, 60)
+    assert y.shape == (4000, 6)
+    assert_array_equal(np.unique(groups), [0, 1, 2, 3])
+    assert truth.n_layers == {"space0": 5, "space1": 5, "space2": 5}
+    assert_array_equal(truth.driving_layers, [0, 2, 4])  # floor((s + .5) / 3 * 5)
+    for s, (name, cols) in enumerate(truth.feature_spaces.items()):
+        assert cols == slice(20 * s, 20 * (s + 1))
+        layers = X[:, cols].reshape(4000, 5, 4)
+        assert_allclose(
+            truth.layer_means[:, truth.layer_mean_spaces[name]], layers.mean(axis=1)
+        )
+        assert_allclose(layers.std(axis=0), 1.0, atol=0.1)
+        # Each layer is correlated 0.6 with the same column one layer below.
+        for layer in range(1, 5):
+            r = [
+                np.corrcoef(layers[:, layer, j], layers[:, layer - 1, j])[0, 1]
+                for j in range(4)
+            ]
+            assert_allclose(r, 0.6, atol=0.05)
+    assert_allclose(truth.shares.sum(axis=0), 1.0)
+    assert np.all(truth.shares > 0)
+    assert_allclose(truth.y_clean.var(axis=0) / truth.noise.var(axis=0), 0.5)
+    assert_allclose(y, truth.y_clean + truth.noise)
+
+
+def test_make_layered_data_signal_comes_from_the_driving_layers():
+    # A linear truth is exactly linear in the driving layers over the
+    # context's delays, and in no other layer.
+    X, y, groups, truth = make_layered_data(
+        n_samples=1200,
+        n_spaces=2,
+        n_layers=4,
+        layer_dim=3,
+        n_targets=5,
+        context=3,
+        nonlinearity="linear",
+        snr=np.inf,
+        random_state=1,
+    )
+
+    def r2(layers):
+        blocks = [
+            X[:, truth.feature_spaces[f"space{s}"]].reshape(1200, 4, 3)[:, layer]
+            for s, layer in enumerate(layers)
+        ]
+        D = np.hstack(
+            [delay_features(np.hstack(blocks), [0, 1, 2], groups), np.ones((1200, 1))]
+        )
+        fit = D @ np.linalg.lstsq(D, truth.y_clean, rcond=None)[0]
+        return 1 - ((truth.y_clean - fit) ** 2).sum(0) / (truth.y_clean**2).sum(0)
+
+    assert_array_equal(truth.driving_layers, [1, 3])
+    assert_allclose(r2([1, 3]), 1.0, atol=1e-10)
+    assert np.all(r2([0, 3]) < 0.95)
+    assert np.all(r2([1, 2]) < 0.95)
+    # Without noise, y is y_clean; the context never crosses a run.
+    assert_array_equal(y, truth.y_clean)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"nonlinearity": "sigmoid"}, r"nonlinearity must be one of \['abs', 'linear'"),
+        ({"driving_layers": [0, 6]}, r"driving_layers must hold one layer index in"),
+        ({"driving_layers": [0]}, r"in \[0, 5\] per space \(2 ints\), got \[0\]"),
+        ({"layer_correlation": 1.0}, r"layer_correlation must be in \[0, 1\)"),
+        ({"n_runs": 500}, r"every run must hold at least context=3 samples"),
+        ({"n_layers": 0}, r"n_layers"),
+    ],
+)
+def test_make_layered_data_invalid_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_layered_data(n_samples=1200, **kwargs)

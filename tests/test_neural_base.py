@@ -484,6 +484,26 @@ def test_predictions_are_numpy_in_the_precision_of_x():
     np.testing.assert_array_equal(pred64, pred32)
 
 
+class _ScaledPredictions(PCAMLPEncoder):
+    """A subclass whose prediction hook takes an option (``factor``)."""
+
+    def _predict_standardized(self, module, X, groups, device, factor=1.0):
+        return factor * super()._predict_standardized(module, X, groups, device)
+
+
+def test_prediction_options_reach_the_hook_through_predict_path():
+    # _predict(X, groups, **options): predict's validation, casting and 1-D
+    # output, with the options handed to the subclass's hook.
+    X, y, groups = _data()
+    model = _ScaledPredictions(**FAST, random_state=0).fit(X, y[:, 0], groups)
+    plain = model.predict(X, groups)
+    scaled = model._predict(X.astype(np.float32), groups, factor=-2.0)
+    assert scaled.shape == plain.shape == (X.shape[0],)
+    assert scaled.dtype == np.float32
+    np.testing.assert_allclose(scaled, -2.0 * plain, rtol=1e-6)
+    np.testing.assert_array_equal(model._predict(X, groups), plain)
+
+
 def test_nan_in_x_or_y_is_rejected():
     X, y, groups = _data()
     X_nan, y_nan = X.copy(), y.copy()

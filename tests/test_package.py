@@ -56,3 +56,19 @@ def test_public_names_exist_and_version():
         assert hasattr(brainenc, name), name
     assert brainenc.__version__.count(".") >= 2
     assert "PCAMLPEncoder" in dir(brainenc)
+    assert "MultimodalTransformerEncoder" in dir(brainenc)
+
+
+def test_transformer_encoder_is_a_lazy_top_level_export():
+    result = _run(
+        """
+        import sys
+        import brainenc
+        assert "torch" not in sys.modules
+        from brainenc import MultimodalTransformerEncoder
+        from brainenc.neural import MultimodalTransformerEncoder as Neural
+        print(MultimodalTransformerEncoder is Neural, "torch" in sys.modules)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]

@@ -22,6 +22,7 @@ from brainenc import (  # noqa: E402
 )
 from brainenc.plotting import (  # noqa: E402
     plot_delay_profile,
+    plot_layer_attention,
     plot_score_distribution,
     plot_scores_vs_ceiling,
     plot_significance,
@@ -323,11 +324,44 @@ def test_significance_figure_two_sided():
             TypeError,
             "result must be the Bunch returned by brainenc.stats.permutation_test",
         ),
+        (
+            lambda: plot_layer_attention({}),
+            ValueError,
+            r"got dict \(empty\); a model without attention-pooled spaces",
+        ),
+        (
+            lambda: plot_layer_attention({"a": np.ones((2, 3))}),
+            ValueError,
+            r"attention\['a'\] must be finite weights of shape \(n_heads, n_queries",
+        ),
     ],
 )
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_layer_attention_lines_are_the_profiles():
+    rng = np.random.default_rng(0)
+    audio = rng.dirichlet(np.ones(4), size=(2, 3))  # 2 heads, 3 queries, 4 layers
+    video = rng.dirichlet(np.ones(4), size=(1, 2))
+    fig = plot_layer_attention({"audio": audio, "video": video}, title="t")
+    ax = fig.axes[0]
+    # Per space: one thin line per head and query, then the mean profile.
+    assert len(ax.lines) == 6 + 1 + 2 + 1
+    np.testing.assert_allclose(ax.lines[6].get_ydata(), audio.mean(axis=(0, 1)))
+    np.testing.assert_allclose(ax.lines[2].get_ydata(), audio[0, 2])
+    np.testing.assert_allclose(ax.lines[9].get_ydata(), video.mean(axis=(0, 1)))
+    np.testing.assert_array_equal(ax.lines[9].get_xdata(), [0, 1, 2, 3])
+    assert ax.get_xlabel() == "layer"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["audio", "video"]
+    # Different numbers of layers: drawn against fractional depth.
+    model = Bunch(layer_attention_={"a": audio, "b": np.full((1, 1, 2), 0.5)})
+    fig = plot_layer_attention(model)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "fractional depth"
+    np.testing.assert_allclose(ax.lines[6].get_xdata(), [0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(ax.lines[-1].get_xdata(), [0.5, 1.0])
 
 
 def test_delay_profile_bad_targets(ridge_fit):

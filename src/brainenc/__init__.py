@@ -11,7 +11,7 @@ from .analysis import (
     structured_variance_partitioning,
     variance_partitioning,
 )
-from .datasets import make_encoding_data, make_multispace_data
+from .datasets import make_encoding_data, make_layered_data, make_multispace_data
 from .delays import Delayer, delay_features, delays_from_times
 from .ensemble import TargetwiseEnsemble, targetwise_weights
 from .linear import DelayedRidge
@@ -35,6 +35,7 @@ __all__ = [
     "StackedRegressor",
     "TargetwiseEnsemble",
     "ablate_feature_spaces",
+    "make_layered_data",
     "make_multispace_data",
     "noise_ceiling_cross_subject",
     "noise_ceiling_repeats",
@@ -56,7 +57,7 @@ __all__ = [
 # Neural encoders need torch and skorch (the ``deep`` extra): they are loaded on
 # first access, so ``import brainenc`` never imports torch. They are left out of
 # ``__all__`` so that ``from brainenc import *`` works without torch.
-_NEURAL = ("PCAMLPEncoder", "ConvTemporalEncoder")
+_NEURAL = ("PCAMLPEncoder", "ConvTemporalEncoder", "MultimodalTransformerEncoder")
 
 
 def __getattr__(name):

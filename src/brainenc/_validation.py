@@ -9,6 +9,8 @@ non-finite values (with the count and the first position).
 """
 
 import numbers
+import os
+import sys
 
 import numpy as np
 import scipy.sparse as sp
@@ -619,3 +621,31 @@ def check_feature_spaces(
             f"(first: {missing[0]}) belong to no feature space."
         )
     return spaces
+
+
+def _package_dirs():
+    """Folders whose frames are the library's, not the user's (warnings)."""
+    import joblib
+    import sklearn
+
+    return tuple(
+        os.path.dirname(module.__file__) + os.sep
+        for module in (sys.modules[__package__], sklearn, joblib)
+    )
+
+
+def user_stacklevel():
+    """``stacklevel`` for ``warnings.warn`` that points at the user's line.
+
+    Counts the frames, from the function calling this helper, that belong to
+    brainenc, scikit-learn or joblib (a fit inside ``GridSearchCV``, a
+    ``_fit_context`` wrapper, a subclass overriding ``fit``), so the warning
+    is reported at the first frame outside them, however deep the call.
+    """
+    dirs = _package_dirs()
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(dirs):
+        frame = frame.f_back
+        level += 1
+    return level

@@ -8,8 +8,8 @@
   other spaces predicts (residual analysis, Oota et al., 2025), fitted on
   training data only.
 - :func:`ablate_feature_spaces`: leave-one-space-out ablation of a fitted
-  model, the per-target drop in Pearson r when a space is replaced by zeros or
-  by its training mean.
+  model, the per-target drop in Pearson r when a space is replaced by zeros,
+  by its training mean, or by the null the model was trained with.
 - :func:`structured_variance_partitioning`: nested stacked models over an
   ordered list of spaces (Lin et al., 2024).
 
@@ -22,6 +22,7 @@ from itertools import combinations
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 _SCORINGS = ("r2",)
-_REPLACE_OPTIONS = ("zeros", "mean")
+_REPLACE_OPTIONS = ("zeros", "mean", "null")
 
 
 def variance_partitioning(
@@ -487,14 +488,17 @@ def ablate_feature_spaces(
     replace="zeros",
     X_train=None,
     train_mean=None,
+    nan_policy="raise",
 ):
     """Leave-one-space-out ablation of a fitted model: drop in r per target.
 
     For each feature space in turn, the columns of that space in ``X`` are
-    replaced by zeros or by their training mean, the fitted ``model``
-    predicts from the ablated features, and the per-target Pearson r of that
-    prediction is subtracted from the r of the prediction from the intact
-    ``X``. A large drop means the model relies on that space.
+    replaced by zeros or by their training mean (or, with ``replace="null"``,
+    the model itself replaces the space by the null it was trained with),
+    the fitted ``model`` predicts from the ablated features, and the
+    per-target Pearson r of that prediction is subtracted from the r of the
+    prediction from the intact ``X``. A large drop means the model relies on
+    that space.
 
     Parameters
     ----------
@@ -504,22 +508,37 @@ def ablate_feature_spaces(
     X : array-like of shape (n_samples, n_features)
         Features to evaluate on (normally held-out runs).
     y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        Responses to evaluate on.
+        Responses to evaluate on. NaN (missing samples, e.g. of a subject
+        not recorded in every run) only with ``nan_policy="omit"``.
     feature_spaces : dict
         ``{name: columns}`` (slice, column indices or int block size),
         covering every column of ``X`` exactly once.
     groups : array-like of shape (n_samples,), default=None
         Run labels of ``X``.
-    replace : {"zeros", "mean"}, default="zeros"
+    replace : {"zeros", "mean", "null"}, default="zeros"
         What replaces an ablated space: zeros, or each column's mean over the
         training data (``X_train`` or ``train_mean``). For a model linear in
         its features the two give the same r (the prediction moves by a
         constant), except for the zero padding of delays at run starts.
+        ``"null"``: the model's own trained null, through its
+        ``predict_ablated(X, spaces, groups=...)`` method (a
+        :class:`~brainenc.neural.MultimodalTransformerEncoder` trained with
+        modality dropout replaces a dropped space by a learned null
+        embedding, so this ablation stays in the distribution it was
+        trained on, where zeroed inputs would not); ``feature_spaces`` must
+        then be the model's own spaces (``model.feature_spaces_``). A
+        :class:`~sklearn.pipeline.Pipeline` ending in such a model works
+        too: its other steps transform ``X`` (they must keep its columns,
+        as a scaler does), then its last step ablates.
     X_train : array-like of shape (n_train_samples, n_features), default=None
         Training features, whose column means replace an ablated space when
         ``replace="mean"``.
     train_mean : array-like of shape (n_features,), default=None
         The training column means themselves (instead of ``X_train``).
+    nan_policy : {"raise", "omit"}, default="raise"
+        ``"omit"``: NaN in ``y`` are missing samples, left out of each
+        target's r (as :func:`brainenc.pearson_r` does), for the responses of
+        several subjects with gaps (``n_subjects``).
 
     Returns
     -------
@@ -530,15 +549,22 @@ def ablate_feature_spaces(
           that space ablated.
         - ``drop`` : dict of str to ndarray of shape (n_targets,),
           ``full - ablated[name]`` (positive when the space helps).
+        - ``dominant_space`` : ndarray of str of shape (n_targets,), the
+          space whose ablation drops r the most, per target (the dominant
+          modality).
 
-        Per-target values are Python floats when ``y`` is 1-D.
+        Per-target values are Python floats (and a str) when ``y`` is 1-D.
 
     Raises
     ------
     ValueError
         If ``replace`` is unknown, ``replace="mean"`` comes without
         ``X_train`` or ``train_mean`` (or with both), their number of features
-        differs from ``X``'s, or for the reasons of :func:`brainenc.pearson_r`.
+        differs from ``X``'s, ``replace="null"`` is given spaces other than
+        the model's, or for the reasons of :func:`brainenc.pearson_r`.
+    TypeError
+        If ``replace="null"`` and the model has no ``predict_ablated``
+        method.
 
     See Also
     --------
@@ -562,40 +588,105 @@ def ablate_feature_spaces(
     >>> bool(result.drop["space0"][0] > 0.3 > result.drop["space1"][0])
     True
     """
-    X, y = validate_X_y(None, X, y)
+    if nan_policy not in ("raise", "omit"):
+        raise ValueError(f"nan_policy must be 'raise' or 'omit', got {nan_policy!r}.")
+    X, y = validate_X_y(None, X, y, allow_nan_y=True)
+    n_nan = int(np.isnan(y).sum())
+    if n_nan and nan_policy == "raise":
+        raise ValueError(
+            f"y contains NaN ({n_nan} value{'s' if n_nan > 1 else ''}). Use "
+            f"nan_policy='omit' to leave missing samples out of each target's r."
+        )
     if not isinstance(replace, str) or replace not in _REPLACE_OPTIONS:
         raise ValueError(f"replace must be one of {_REPLACE_OPTIONS}, got {replace!r}.")
     spaces = check_feature_spaces(feature_spaces, X.shape[1])
-    fill = _fill_values(replace, X_train, train_mean, X.shape[1])
     if not hasattr(model, "predict"):
         raise TypeError(
             f"model must be a fitted estimator with a predict method, got "
             f"{type(model).__name__}."
         )
     groups = check_groups(groups, X.shape[0])
+    kwargs = {"groups": groups, "name": "model", "owner": "ablate_feature_spaces"}
 
-    def predict(X_in):
-        return call_member(
-            model,
-            "predict",
-            X_in,
-            groups=groups,
-            name="model",
-            owner="ablate_feature_spaces",
-        )
+    def score(pred):
+        return pearson_r(y, pred, nan_policy=nan_policy)
 
-    full = pearson_r(y, predict(X))
+    full = score(call_member(model, "predict", X, **kwargs))
     ablated = {}
-    for name, columns in spaces.items():
-        X_ablated = X.copy()
-        X_ablated[:, columns] = fill[columns]
-        ablated[name] = pearson_r(y, predict(X_ablated))
+    if replace == "null":
+        final, X_final = _null_model(model, X, kwargs)
+        _check_null_spaces(final, spaces)
+        for name in spaces:
+            pred = call_member(final, "predict_ablated", X_final, [name], **kwargs)
+            ablated[name] = score(pred)
+    else:
+        fill = _fill_values(replace, X_train, train_mean, X.shape[1])
+        for name, columns in spaces.items():
+            X_ablated = X.copy()
+            X_ablated[:, columns] = fill[columns]
+            ablated[name] = score(call_member(model, "predict", X_ablated, **kwargs))
+    drop = {name: full - r for name, r in ablated.items()}
+    names = np.asarray(list(spaces))
+    dominant = names[np.argmax(np.stack([np.atleast_1d(d) for d in drop.values()]), 0)]
     return Bunch(
         space_names=list(spaces),
         full=full,
         ablated=ablated,
-        drop={name: full - r for name, r in ablated.items()},
+        drop=drop,
+        dominant_space=str(dominant[0]) if np.ndim(full) == 0 else dominant,
     )
+
+
+def _null_model(model, X, kwargs):
+    """The estimator that ablates with its null, and the ``X`` it takes.
+
+    A Pipeline's steps before the last transform ``X`` (with ``groups`` as
+    its predict would hand them); the last step ablates.
+    """
+    if isinstance(model, Pipeline) and not hasattr(model, "predict_ablated"):
+        steps = model[:-1]
+        if len(steps):
+            X = call_member(steps, "transform", X, **kwargs)
+        return model[-1], X
+    return model, X
+
+
+def _check_null_spaces(model, spaces):
+    """``replace="null"``: the model ablates its own spaces, these ones."""
+    if not hasattr(model, "predict_ablated"):
+        raise TypeError(
+            f"replace='null' needs a model that replaces a feature space by its "
+            f"trained null (a predict_ablated(X, spaces, groups=...) method, as "
+            f"brainenc.neural.MultimodalTransformerEncoder has); "
+            f"{type(model).__name__} has none. Use replace='zeros' or 'mean'."
+        )
+    own = getattr(model, "feature_spaces_", None)
+    same = own is not None and list(own) == list(spaces)
+    same = same and all(
+        np.array_equal(np.asarray(own[name]), np.asarray(spaces[name]))
+        for name in spaces
+    )
+    if not same:
+        given = {name: _columns_text(cols) for name, cols in spaces.items()}
+        fitted = (
+            None
+            if own is None
+            else {name: _columns_text(cols) for name, cols in own.items()}
+        )
+        raise ValueError(
+            f"replace='null' ablates the model's own feature spaces, so "
+            f"feature_spaces must be model.feature_spaces_ ({fitted}), got "
+            f"{given}."
+        )
+
+
+def _columns_text(columns):
+    columns = np.asarray(columns)
+    if columns.size and np.array_equal(
+        columns, np.arange(columns[0], columns[0] + columns.size)
+    ):
+        return f"columns {columns[0]}-{columns[-1]}"
+    return f"columns {columns.tolist()}"
 
 
 def structured_variance_partitioning(

@@ -1024,6 +1024,20 @@ def _neural_report(model):
     return hyper, {}
 
 
+def _transformer_report(model):
+    hyper, columns = _neural_report(model)
+    profiles = {
+        space: weights.mean(axis=(0, 1))
+        for space, weights in model.layer_attention_.items()
+    }
+    hyper["n_layers"] = dict(model.n_layers_)
+    hyper["layer_attention"] = {space: p.tolist() for space, p in profiles.items()}
+    hyper["layer_attention_peak"] = {
+        space: int(p.argmax()) for space, p in profiles.items()
+    }
+    return hyper, columns
+
+
 #: The models of ``brainenc fit --model``, by name.
 _MODELS = {
     "delayed-ridge": _Model(
@@ -1050,6 +1064,15 @@ _MODELS = {
         _build_flat,
         _own_params,
         _neural_report,
+        nan_y=True,
+        extra="deep",
+    ),
+    "transformer": _Model(
+        "brainenc.neural",
+        "MultimodalTransformerEncoder",
+        _build_flat,
+        _own_params,
+        _transformer_report,
         nan_y=True,
         extra="deep",
     ),
@@ -1335,6 +1358,7 @@ def _draw_figures(folder, model, r, ceiling, tr, log):
         return []
     from .plotting import (
         plot_delay_profile,
+        plot_layer_attention,
         plot_score_distribution,
         plot_scores_vs_ceiling,
         plot_stacking_weights,
@@ -1378,6 +1402,10 @@ def _draw_figures(folder, model, r, ceiling, tr, log):
                 plot_delay_profile(est, targets=best, tr=tr, ax=ax)
                 ax.set_title(f"delay profile, space {space!r}, 5 best targets")
                 save(fig, f"delay_profile_{_safe_name(space)}")
+    if getattr(model, "layer_attention_", None):
+        fig = Figure(figsize=(6.5, 4.0), layout="constrained")
+        plot_layer_attention(model, ax=fig.add_subplot())
+        save(fig, "layer_attention")
     return written
 
 

@@ -4,7 +4,8 @@ The generator draws smooth stimulus features, splits them into runs, and builds
 responses from an HRF-shaped finite impulse response over delayed copies of the
 features, with Gaussian noise at a chosen signal-to-noise ratio. Because the
 noise-free responses are known, so is the noise ceiling: the best Pearson r any
-model can reach.
+model can reach. :func:`make_multispace_data` drives targets by known feature
+spaces, :func:`make_layered_data` by a known layer of each space's layer stack.
 """
 
 import numbers
@@ -20,7 +21,12 @@ from ._validation import check_delays, check_int
 from .delays import delay_features
 from .metrics import pearson_r
 
-__all__ = ["make_encoding_data", "make_multispace_data", "spm_hrf"]
+__all__ = [
+    "make_encoding_data",
+    "make_layered_data",
+    "make_multispace_data",
+    "spm_hrf",
+]
 
 
 def make_encoding_data(
@@ -396,6 +402,231 @@ def make_multispace_data(
     return np.hstack(blocks), y, groups, truth
 
 
+_NONLINEARITIES = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "abs": np.abs,
+    "tanh": np.tanh,
+    "linear": lambda z: z,
+}
+
+
+def make_layered_data(
+    n_samples=1200,
+    n_spaces=2,
+    n_layers=6,
+    layer_dim=8,
+    n_targets=20,
+    *,
+    driving_layers=None,
+    context=3,
+    nonlinearity="relu",
+    layer_correlation=0.5,
+    n_runs=4,
+    snr=1.0,
+    feature_autocorrelation=0.5,
+    random_state=None,
+):
+    """Generate layer-resolved feature spaces whose signal comes from known layers.
+
+    Every feature space is the layer stack of a pretend backbone: ``n_layers``
+    layers of ``layer_dim`` columns side by side, layer-major (the layout of
+    ``n_layers`` in :class:`~brainenc.neural.MultimodalTransformerEncoder`).
+    Layer 0 of a space is smooth features (independent AR(1) processes within
+    each run, lag-one autocorrelation ``feature_autocorrelation``); layer
+    ``l`` is ``c * layer[l - 1] + sqrt(1 - c**2) * new`` with ``c =
+    layer_correlation`` and ``new`` independent smooth features, so
+    neighbouring layers share information and every column has unit
+    variance.
+
+    Only the layer ``driving_layers[s]`` of space ``s`` drives the responses,
+    through a non-linearity and a few samples of context: with ``x`` that
+    layer, ``u = nonlinearity(x @ W_s / sqrt(layer_dim))`` (``layer_dim``
+    units, ``W_s`` standard normal) and ``signal_s[t] = mean(u[t - context +
+    1], ..., u[t])`` within each run (zero before the run starts). The
+    noise-free responses are ``sum_s standardised(signal_s) @ B_s``
+    (``B_s`` of shape ``(layer_dim, n_targets)``, standard normal: every
+    target mixes every space), standardised per target, and Gaussian noise
+    is added at ``snr`` (exact in sample).
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    n_samples : int, default=1200
+        Number of time samples, all runs together.
+    n_spaces : int, default=2
+        Number of feature spaces, named ``"space0"``, ``"space1"``, ...
+    n_layers : int, default=6
+        Layers of every space.
+    layer_dim : int, default=8
+        Columns of one layer.
+    n_targets : int, default=20
+        Number of response targets.
+    driving_layers : array-like of int of shape (n_spaces,), default=None
+        The layer (from 0) that drives each space's signal. ``None`` spreads
+        them over the depth: space ``s`` is driven by layer
+        ``floor((s + 0.5) / n_spaces * n_layers)``.
+    context : int, default=3
+        Samples of context of the signal (the current one and the
+        ``context - 1`` before it).
+    nonlinearity : {"relu", "abs", "tanh", "linear"}, default="relu"
+        Applied to the driving layer's projections. ``"abs"`` is even, so
+        the signal has no linear part; ``"relu"`` has a linear and an even
+        part; ``"linear"`` gives a linear truth.
+    layer_correlation : float, default=0.5
+        Correlation of a layer's columns with the same columns of the layer
+        below it, in [0, 1).
+    n_runs : int, default=4
+        Number of runs (contiguous, near-equal lengths).
+    snr : float, default=1.0
+        Signal-to-noise variance ratio per target; ``np.inf`` for noise-free
+        responses.
+    feature_autocorrelation : float, default=0.5
+        Lag-one autocorrelation of the features in time, in [0, 1).
+    random_state : int, RandomState instance or None, default=None
+        Seed of every random draw.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_spaces * n_layers * layer_dim)
+        The spaces side by side, each its layers side by side.
+    y : ndarray of shape (n_samples, n_targets)
+        Noisy responses.
+    groups : ndarray of shape (n_samples,)
+        Run labels ``0, ..., n_runs - 1``.
+    truth : :class:`~sklearn.utils.Bunch`
+        ``feature_spaces`` (dict of name to slice of ``X``), ``n_layers``
+        (dict of name to int, the ``n_layers`` parameter of the
+        transformer), ``driving_layers`` (ndarray of int, per space),
+        ``shares`` (n_spaces, n_targets), each space's share of the variance
+        of a target's noise-free response (of the sum of the spaces'
+        variances; the spaces are independent, so nearly of the total),
+        ``layer_means`` (ndarray of shape (n_samples, n_spaces * layer_dim),
+        every space's mean over its layers: the input of the linear
+        baseline), ``layer_mean_spaces`` (dict of name to slice of
+        ``layer_means``), ``y_clean``, ``noise``, ``noise_ceiling``
+        (n_targets,), ``context``, ``nonlinearity``, ``snr``.
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of range (the message names it).
+
+    See Also
+    --------
+    make_multispace_data : Targets driven by known feature spaces.
+
+    Examples
+    --------
+    >>> from brainenc.datasets import make_layered_data
+    >>> X, y, groups, truth = make_layered_data(
+    ...     n_samples=300, n_spaces=2, n_layers=4, layer_dim=3, n_targets=5,
+    ...     random_state=0)
+    >>> X.shape, y.shape, truth.layer_means.shape
+    ((300, 24), (300, 5), (300, 6))
+    >>> truth.feature_spaces
+    {'space0': slice(0, 12, None), 'space1': slice(12, 24, None)}
+    >>> truth.n_layers, truth.driving_layers.tolist()
+    ({'space0': 4, 'space1': 4}, [1, 3])
+    """
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    n_spaces = check_int(n_spaces, "n_spaces", minimum=1)
+    n_layers = check_int(n_layers, "n_layers", minimum=1)
+    layer_dim = check_int(layer_dim, "layer_dim", minimum=1)
+    n_targets = check_int(n_targets, "n_targets", minimum=1)
+    context = check_int(context, "context", minimum=1)
+    n_runs = check_int(n_runs, "n_runs", minimum=1)
+    if n_samples // n_runs < context:
+        raise ValueError(
+            f"every run must hold at least context={context} samples, but "
+            f"n_samples={n_samples} split into n_runs={n_runs} gives runs of "
+            f"{n_samples // n_runs}."
+        )
+    if nonlinearity not in _NONLINEARITIES:
+        raise ValueError(
+            f"nonlinearity must be one of {sorted(_NONLINEARITIES)}, got "
+            f"{nonlinearity!r}."
+        )
+    correlation = _check_real(
+        layer_correlation, "layer_correlation", "in [0, 1)", lambda v: 0 <= v < 1
+    )
+    rho = _check_real(
+        feature_autocorrelation,
+        "feature_autocorrelation",
+        "in [0, 1)",
+        lambda v: 0 <= v < 1,
+    )
+    snr = _check_real(snr, "snr", "> 0 (np.inf for no noise)", lambda v: v > 0)
+    if driving_layers is None:
+        driving = np.floor((np.arange(n_spaces) + 0.5) / n_spaces * n_layers)
+        driving = driving.astype(int)
+    else:
+        driving = np.asarray(driving_layers)
+        if (
+            driving.shape != (n_spaces,)
+            or not np.issubdtype(driving.dtype, np.integer)
+            or np.any(driving < 0)
+            or np.any(driving >= n_layers)
+        ):
+            raise ValueError(
+                f"driving_layers must hold one layer index in [0, {n_layers - 1}] "
+                f"per space ({n_spaces} ints), got {driving_layers!r}."
+            )
+    rng = check_random_state(random_state)
+    lengths = np.full(n_runs, n_samples // n_runs)
+    lengths[: n_samples % n_runs] += 1
+    groups = np.repeat(np.arange(n_runs), lengths)
+
+    blocks, means, signals = [], [], []
+    for s in range(n_spaces):
+        layer = _ar1_features(rng, lengths, layer_dim, rho)
+        layers = [layer]
+        for _ in range(n_layers - 1):
+            new = _ar1_features(rng, lengths, layer_dim, rho)
+            layer = correlation * layer + np.sqrt(1.0 - correlation**2) * new
+            layers.append(layer)
+        stack = np.hstack(layers)
+        blocks.append(stack)
+        means.append(stack.reshape(n_samples, n_layers, layer_dim).mean(axis=1))
+        weights = rng.standard_normal((layer_dim, layer_dim)) / np.sqrt(layer_dim)
+        units = _NONLINEARITIES[nonlinearity](layers[driving[s]] @ weights)
+        signal = delay_features(units, np.arange(context), groups)
+        signal = signal.reshape(n_samples, context, layer_dim).mean(axis=1)
+        signals.append(_standardize_columns(signal))
+    mixing = rng.standard_normal((n_spaces, layer_dim, n_targets))
+    parts = np.stack([signal @ m for signal, m in zip(signals, mixing, strict=True)])
+    shares = parts.var(axis=1)
+    shares /= shares.sum(axis=0)
+    y_clean = _standardize_columns(parts.sum(axis=0))
+    noise = rng.standard_normal((n_samples, n_targets))
+    if np.isinf(snr):
+        noise[:] = 0.0
+    else:
+        noise *= np.sqrt(y_clean.var(axis=0) / (snr * noise.var(axis=0)))
+    y = y_clean + noise
+    size = n_layers * layer_dim
+    truth = Bunch(
+        feature_spaces={
+            f"space{s}": slice(s * size, (s + 1) * size) for s in range(n_spaces)
+        },
+        n_layers={f"space{s}": n_layers for s in range(n_spaces)},
+        driving_layers=driving,
+        shares=shares,
+        layer_means=np.hstack(means),
+        layer_mean_spaces={
+            f"space{s}": slice(s * layer_dim, (s + 1) * layer_dim)
+            for s in range(n_spaces)
+        },
+        y_clean=y_clean,
+        noise=noise,
+        noise_ceiling=_noise_ceiling(y, y_clean),
+        context=context,
+        nonlinearity=nonlinearity,
+        snr=snr,
+    )
+    return np.hstack(blocks), y, groups, truth
+
+
 def spm_hrf(t, *, normalize=False):
     """Canonical double-gamma haemodynamic response function (SPM's).
 
@@ -461,6 +692,14 @@ def _ar1_features(rng, lengths, n_features, rho):
     std[std == 0] = 1.0
     X /= std
     return X
+
+
+def _standardize_columns(A):
+    """Zero mean, unit variance columns (a constant column is left at 0)."""
+    A = A - A.mean(axis=0)
+    std = A.std(axis=0)
+    std[std == 0] = 1.0
+    return A / std
 
 
 def _noise_ceiling(y, y_clean):

@@ -33,6 +33,7 @@ from ._validation import (
     check_groups,
     check_numeric,
     run_starts,
+    user_stacklevel,
     validate_X,
     validate_X_y,
 )
@@ -609,7 +610,7 @@ class TargetwiseEnsemble(
                 warnings.warn(
                     f"estimators member {name!r}: {warning.message}",
                     warning.category,
-                    stacklevel=4,
+                    stacklevel=user_stacklevel(),
                 )
             scores[m] = np.atleast_1d(r)
         return scores

@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "plot_brain_map",
     "plot_delay_profile",
+    "plot_layer_attention",
     "plot_parcel_map",
     "plot_score_distribution",
     "plot_scores_vs_ceiling",
@@ -347,6 +348,85 @@ def plot_stacking_weights(weights, space_names=None, *, sort=True, ax=None):
     ax.set_ylabel("stacking weight")
     ax.set_title(f"stacking weights of {n_spaces} feature spaces")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    return fig
+
+
+def plot_layer_attention(attention, *, ax=None, title=None):
+    """Attention over layers of every feature space (the layer profile).
+
+    For every space, the attention of its pooler over its layers averaged
+    over heads and queries (the profile, a thick line with markers), and
+    each head and query's own attention (thin lines of the same colour).
+    Spaces with different numbers of layers are drawn against fractional
+    depth, ``(layer + 1) / n_layers``, the others against the layer index.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    attention : fitted MultimodalTransformerEncoder or dict
+        A fitted :class:`~brainenc.neural.MultimodalTransformerEncoder` (its
+        ``layer_attention_`` is drawn), or ``{space: array of shape
+        (n_heads, n_queries, n_layers)}`` (what
+        :meth:`~brainenc.neural.MultimodalTransformerEncoder.layer_attention`
+        returns); a 1-D array is one profile.
+    ax : matplotlib Axes, default=None
+        Axes to draw on; ``None`` creates a new figure.
+    title : str, default=None
+        Title of the axes.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        The figure holding ``ax``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from brainenc.plotting import plot_layer_attention
+    >>> fig = plot_layer_attention({"audio": np.array([[[0.1, 0.7, 0.2]]])})
+    >>> fig.axes[0].lines[-1].get_ydata().tolist()
+    [0.1, 0.7, 0.2]
+    """
+    if hasattr(attention, "layer_attention_"):
+        attention = attention.layer_attention_
+    if not isinstance(attention, dict) or not attention:
+        raise ValueError(
+            "attention must be a fitted MultimodalTransformerEncoder or a non-empty "
+            "dict of space name to attention weights (n_heads, n_queries, "
+            f"n_layers), got {type(attention).__name__}"
+            f"{' (empty)' if isinstance(attention, dict) else ''}; a model without "
+            "attention-pooled spaces (layer_pooling='mean' or one layer) has none."
+        )
+    weights = {}
+    for name, value in attention.items():
+        value = np.asarray(value, dtype=np.float64)
+        if value.ndim == 1:
+            value = value[None, None]
+        if value.ndim != 3 or value.shape[-1] == 0 or not np.all(np.isfinite(value)):
+            raise ValueError(
+                f"attention[{name!r}] must be finite weights of shape (n_heads, "
+                f"n_queries, n_layers), got shape {value.shape}."
+            )
+        weights[str(name)] = value.reshape(-1, value.shape[-1])
+    n_layers = {w.shape[1] for w in weights.values()}
+    depth = len(n_layers) > 1
+    fig, ax = _figure_and_axes(ax, (6.5, 4.0))
+    colors = _space_colors(len(weights))
+    for color, (name, w) in zip(colors, weights.items(), strict=True):
+        x = (np.arange(w.shape[1]) + 1) / w.shape[1] if depth else np.arange(w.shape[1])
+        for row in w:
+            ax.plot(x, row, color=color, linewidth=0.8, alpha=0.35)
+        ax.plot(x, w.mean(axis=0), color=color, linewidth=2.2, marker="o", label=name)
+    ax.set_xlabel("fractional depth" if depth else "layer")
+    ax.set_ylabel("attention (sums to 1 over layers)")
+    if not depth:
+        ax.set_xticks(np.arange(next(iter(n_layers))))
+    ax.set_ylim(bottom=0.0)
+    ax.legend(title="feature space")
+    ax.set_title(title if title is not None else "attention over layers")
     return fig
 
 

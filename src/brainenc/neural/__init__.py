@@ -16,5 +16,11 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 
 from .conv import ConvTemporalEncoder
 from .mlp import PCAMLPEncoder
+from .transformer import MIRAGE_SETTINGS, MultimodalTransformerEncoder
 
-__all__ = ["ConvTemporalEncoder", "PCAMLPEncoder"]
+__all__ = [
+    "MIRAGE_SETTINGS",
+    "ConvTemporalEncoder",
+    "MultimodalTransformerEncoder",
+    "PCAMLPEncoder",
+]

@@ -129,7 +129,11 @@ it with the module already on ``device`` and in eval mode, under
 the result to the float precision of ``X`` (float64 for non-float input; the
 network itself computes in float32) and squeezes it to 1-D when ``y`` was
 1-D. ``groups`` there is the validated label array (zeros when None). The
-hook is also what computes ``valid_r`` during training. The device at
+hook is also what computes ``valid_r`` during training. A subclass that
+offers a variant of prediction (e.g. with some feature spaces ablated) calls
+``self._predict(X, groups, **options)``: the same validation, device and
+casting as :meth:`predict`, with ``options`` passed on as keyword arguments
+to ``_predict_standardized``. The device at
 predict time is CUDA when ``device`` is ``"auto"`` or ``"cuda"`` and a GPU is
 visible, else the CPU: a model trained on a GPU predicts on a CPU-only
 machine. ``score`` is the mean Pearson r (NaN targets omitted when
@@ -170,6 +174,7 @@ from .._validation import (
     check_feature_spaces,
     check_groups,
     run_slices,
+    user_stacklevel,
     validate_X,
     validate_X_y,
 )
@@ -412,7 +417,7 @@ class _NeuralEncoder(
             f"smaller network; history_ holds train_loss and valid_r per epoch. "
             f"Compare with brainenc.DelayedRidge on the same runs.",
             ConvergenceWarning,
-            stacklevel=5,
+            stacklevel=user_stacklevel(),
         )
 
     def _validate_fit_data(self, X, y):
@@ -506,6 +511,16 @@ class _NeuralEncoder(
             float precision of ``X`` (float64 for non-float input); 1-D when
             ``y`` was 1-D in fit.
         """
+        return self._predict(X, groups)
+
+    def _predict(self, X, groups, **options):
+        """:meth:`predict`, with ``options`` passed on to the prediction hook.
+
+        A subclass offers variants of prediction (e.g. with feature spaces
+        ablated) through the same validation and device handling by calling
+        this with keyword arguments that its ``_predict_standardized``
+        accepts.
+        """
         check_is_fitted(self, "module_")
         X = validate_X(self, X, reset=False)
         out_dtype = X.dtype
@@ -515,11 +530,13 @@ class _NeuralEncoder(
         module = self.module_
         if device != "cpu":
             module = copy.deepcopy(module).to(device)
-        Y = self._run_prediction(module, self._standardize(X), groups, device)
+        Y = self._run_prediction(
+            module, self._standardize(X), groups, device, **options
+        )
         Y = Y.astype(out_dtype, copy=False)
         return Y[:, 0] if self._y_one_d_ else Y
 
-    def _run_prediction(self, module, Xs, groups, device):
+    def _run_prediction(self, module, Xs, groups, device, **options):
         was_training = module.training
         module.eval()
         use_amp = bool(self.mixed_precision) and device == "cuda"
@@ -527,9 +544,13 @@ class _NeuralEncoder(
             with torch.inference_mode():
                 if use_amp:
                     with torch.autocast("cuda", dtype=torch.bfloat16):
-                        Y = self._predict_standardized(module, Xs, groups, device)
+                        Y = self._predict_standardized(
+                            module, Xs, groups, device, **options
+                        )
                 else:
-                    Y = self._predict_standardized(module, Xs, groups, device)
+                    Y = self._predict_standardized(
+                        module, Xs, groups, device, **options
+                    )
         finally:
             module.train(was_training)
         return np.asarray(Y, dtype=np.float32)
