@@ -778,6 +778,38 @@ class _Default:
         return repr(self.value)
 
 
+def check_subject_targets(Y, n_subjects, *, missing):
+    """Targets per subject of side-by-side multi-subject ``Y`` (checked).
+
+    ``missing`` says where the predictions of a target with no observed
+    training value come from (in the warning).
+    """
+    n_columns = Y.shape[1]
+    if n_columns % n_subjects:
+        raise ValueError(
+            f"y must have n_subjects * n_targets columns (the targets of "
+            f"each subject side by side), but y has {n_columns} column"
+            f"{'s' if n_columns != 1 else ''}, not a multiple of "
+            f"n_subjects={n_subjects}."
+        )
+    observed = ~np.isnan(Y)
+    if not observed.any():
+        raise ValueError(
+            f"y must hold observed (non-NaN) responses in the training runs, "
+            f"but all {Y.size} training values of y are NaN."
+        )
+    n_missing = int(np.sum(~observed.any(axis=0)))
+    if n_missing:
+        warnings.warn(
+            f"{n_missing} of {n_columns} targets of y have no observed "
+            f"(non-NaN) value in the training runs; their predictions are "
+            f"{missing}, in standardised units.",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return n_columns // n_subjects
+
+
 def column_mean_scale(A, *, allow_nan=False):
     """Column means and standard deviations for standardisation (float32).
 

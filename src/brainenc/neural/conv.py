@@ -1,7 +1,5 @@
 """ConvTemporalEncoder: per-space depthwise temporal convolution, subject heads."""
 
-import warnings
-
 import numpy as np
 import torch
 
@@ -10,6 +8,7 @@ from .._validation import run_slices
 from ._base import (
     _as_tensor,
     _NeuralEncoder,
+    check_subject_targets,
     column_mean_scale,
     fill_training_docs,
 )
@@ -227,30 +226,10 @@ class ConvTemporalEncoder(_NeuralEncoder):
 
     # Hooks of _NeuralEncoder (see brainenc.neural._base).
     def _fit_preprocessing(self, X, Y, groups):
-        n_columns = Y.shape[1]
-        if n_columns % self.n_subjects:
-            raise ValueError(
-                f"y must have n_subjects * n_targets columns (the targets of "
-                f"each subject side by side), but y has {n_columns} column"
-                f"{'s' if n_columns != 1 else ''}, not a multiple of "
-                f"n_subjects={self.n_subjects}."
-            )
-        observed = ~np.isnan(Y)
-        if not observed.any():
-            raise ValueError(
-                f"y must hold observed (non-NaN) responses in the training runs, "
-                f"but all {Y.size} training values of y are NaN."
-            )
-        n_missing = int(np.sum(~observed.any(axis=0)))
-        if n_missing:
-            warnings.warn(
-                f"{n_missing} of {n_columns} targets of y have no observed "
-                f"(non-NaN) value in the training runs; their predictions come "
-                f"from the shared head alone, in standardised units.",
-                UserWarning,
-            )
         self.n_subjects_ = int(self.n_subjects)
-        self.n_targets_per_subject_ = n_columns // self.n_subjects_
+        self.n_targets_per_subject_ = check_subject_targets(
+            Y, self.n_subjects_, missing="the shared head's alone"
+        )
         self.y_mean_, self.y_scale_ = column_mean_scale(Y, allow_nan=True)
 
     def _make_dataset(self, X, Y, groups, *, training, generator):

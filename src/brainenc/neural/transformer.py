@@ -12,6 +12,7 @@ from .._validation import check_groups, run_slices, user_stacklevel, validate_X
 from ._base import (
     _as_tensor,
     _NeuralEncoder,
+    check_subject_targets,
     column_mean_scale,
     fill_training_docs,
 )
@@ -405,7 +406,9 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
     def _fit_preprocessing(self, X, Y, groups):
         self._check_architecture()
         self.n_subjects_ = int(self.n_subjects)
-        self.n_targets_per_subject_ = _check_subject_targets(Y, self.n_subjects_)
+        self.n_targets_per_subject_ = check_subject_targets(
+            Y, self.n_subjects_, missing="their untrained head's"
+        )
         self.y_mean_, self.y_scale_ = column_mean_scale(Y, allow_nan=True)
 
     def _make_dataset(self, X, Y, groups, *, training, generator):
@@ -707,34 +710,6 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
                 "layer_groups must be increasing fractional depths in (0, 1] "
                 f"ending at 1.0, such as (0.5, 0.75, 1.0), got {bounds!r}."
             )
-
-
-def _check_subject_targets(Y, n_subjects):
-    """Targets per subject of side-by-side multi-subject ``Y`` (checked)."""
-    n_columns = Y.shape[1]
-    if n_columns % n_subjects:
-        raise ValueError(
-            f"y must have n_subjects * n_targets columns (the targets of "
-            f"each subject side by side), but y has {n_columns} column"
-            f"{'s' if n_columns != 1 else ''}, not a multiple of "
-            f"n_subjects={n_subjects}."
-        )
-    observed = ~np.isnan(Y)
-    if not observed.any():
-        raise ValueError(
-            f"y must hold observed (non-NaN) responses in the training runs, "
-            f"but all {Y.size} training values of y are NaN."
-        )
-    n_missing = int(np.sum(~observed.any(axis=0)))
-    if n_missing:
-        warnings.warn(
-            f"{n_missing} of {n_columns} targets of y have no observed "
-            f"(non-NaN) value in the training runs; their predictions are "
-            f"their untrained head's, in standardised units.",
-            UserWarning,
-            stacklevel=user_stacklevel(),
-        )
-    return n_columns // n_subjects
 
 
 class _WindowItems:
