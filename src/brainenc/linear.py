@@ -8,10 +8,21 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._backend import BACKENDS, get_backend_module
+from ._backend import (
+    BackendOptions,
+    device_context,
+    get_backend_module,
+    resolve_backend,
+)
 from ._compat import Integral, Interval, Real, StrOptions, _fit_context
 from ._progress import progress_bar
-from ._solvers import SCORINGS, solve_banded_ridge_cv, solve_ridge_cv
+from ._solvers import (
+    SCORINGS,
+    banded_ridge_cv_memory,
+    ridge_cv_memory,
+    solve_banded_ridge_cv,
+    solve_ridge_cv,
+)
 from ._validation import (
     check_delays,
     check_feature_spaces,
@@ -192,8 +203,10 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         "fit_intercept": ["boolean"],
         "standardize": ["boolean"],
         "scoring": [StrOptions(set(SCORINGS))],
+        "alpha_per_target": ["boolean"],
+        "patterns": ["boolean"],
         "solver": [StrOptions({"auto", "primal", "dual"})],
-        "backend": [StrOptions(set(BACKENDS))],
+        "backend": [BackendOptions()],
         "dtype": [StrOptions({"float32", "float64"})],
         "feature_spaces": [dict, None],
         "banded": ["boolean"],
@@ -217,6 +230,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         fit_intercept=True,
         standardize=False,
         scoring="neg_mean_squared_error",
+        alpha_per_target=True,
         solver="auto",
         backend="auto",
         dtype="float32",
@@ -226,6 +240,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         banded=False,
         n_iter=100,
         concentration=(0.1, 1.0),
+        patterns=False,
         random_state=None,
         verbose=0,
     ):
@@ -235,6 +250,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.standardize = standardize
         self.scoring = scoring
+        self.alpha_per_target = alpha_per_target
         self.solver = solver
         self.backend = backend
         self.dtype = dtype
@@ -244,12 +260,13 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         self.banded = banded
         self.n_iter = n_iter
         self.concentration = concentration
+        self.patterns = patterns
         self.random_state = random_state
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
-        """Choose each target's alpha by cross-validation over runs, then refit.
+        """Choose the regularisation by cross-validation over runs, then refit.
 
         Parameters
         ----------
@@ -272,85 +289,121 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         groups = check_groups(groups, X.shape[0])
         Y = y[:, None] if y.ndim == 1 else y
         folds = self._make_folds(X.shape[0], groups)
+        if X.shape[0] < 2:
+            raise ValueError(
+                f"DelayedRidge needs at least 2 samples, got n_samples={X.shape[0]}."
+            )
 
         spaces = self._check_spaces(X.shape[1])
-        backend = get_backend_module(self.backend)
+        backend_name = resolve_backend(self.backend)
+        backend = get_backend_module(backend_name)
         n_columns = X.shape[1] * self.delays_.size
         batch = self._targets_batch((X.shape[0], n_columns), Y.shape[1])
         self._check_memory(X.shape[0], n_columns, Y.shape[1], batch, folds, alphas.size)
-        X_delayed = _delay_features(
-            X.astype(self.dtype, copy=False), self.delays_, groups
+        keep_dual = self._keep_dual(X.shape, n_columns, Y.shape[1], folds)
+        bar = progress_bar(
+            "DelayedRidge folds", verbose=self.verbose, unit="fold", leave=True
         )
-        if X_delayed.shape[0] < 2:
-            raise ValueError(
-                f"DelayedRidge needs at least 2 samples, got {X_delayed.shape[0]}."
-            )
-        if self.banded:
-            columns = self._delayed_columns(spaces)
-            result = solve_banded_ridge_cv(
-                [X_delayed[:, cols] for cols in columns],
-                Y,
-                alphas,
-                folds,
-                backend=backend.name,
-                fit_intercept=self.fit_intercept,
-                scoring=self.scoring,
-                n_iter=self.n_iter,
-                concentration=self.concentration,
-                random_state=_seed(self.random_state),
-                n_targets_batch=batch,
-                dtype=self.dtype,
-                progress_bar=bool(self.verbose),
-            )
-            del X_delayed
-            coef = np.empty(
-                (Y.shape[1], self.n_features_in_ * self.delays_.size), dtype=self.dtype
-            )
-            coef[:, np.concatenate(columns)] = result["coef"].T
-            self.space_alphas_ = result["space_alphas"]
-            self.solver_ = "banded"
-        else:
-            bar = progress_bar(
-                "DelayedRidge folds", verbose=self.verbose, unit="fold", leave=True
-            )
-            with bar:
-                result = solve_ridge_cv(
-                    X_delayed,
+        options = {
+            "backend": backend,
+            "fit_intercept": self.fit_intercept,
+            "method": self.solver,
+            "scoring": self.scoring,
+            "alpha_per_target": self.alpha_per_target,
+            "n_targets_batch": batch,
+            "dtype": self.dtype,
+            "n_jobs": self.n_jobs,
+            "progress": bar,
+            "keep_dual": keep_dual,
+        }
+        # The delayed design is handed to the solver without a reference kept
+        # here, so that the solver can release it as soon as it has its Gram
+        # or kernel matrices.
+        with bar, device_context(backend_name):
+            if self.banded:
+                result = solve_banded_ridge_cv(
+                    _delay_features(
+                        X.astype(self.dtype, copy=False), self.delays_, groups
+                    ),
                     Y,
                     alphas,
                     folds,
-                    backend=backend,
-                    fit_intercept=self.fit_intercept,
-                    standardize=self.standardize,
-                    method=self.solver,
-                    scoring=self.scoring,
-                    n_targets_batch=batch,
-                    dtype=self.dtype,
-                    n_jobs=self.n_jobs,
-                    progress=bar,
+                    spaces=list(self._delayed_columns(spaces).values()),
+                    n_iter=self.n_iter,
+                    concentration=self.concentration,
+                    random_state=_draws_seed(self.random_state),
+                    **options,
                 )
-            del X_delayed
-            coef = result["coef"]
-            self.solver_ = result["method"]
-
+            else:
+                result = solve_ridge_cv(
+                    _delay_features(
+                        X.astype(self.dtype, copy=False), self.delays_, groups
+                    ),
+                    Y,
+                    alphas,
+                    folds,
+                    standardize=self.standardize,
+                    **options,
+                )
+        self.solver_ = result["method"]
+        for name in _OPTIONAL_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+        squeeze = y.ndim == 1
         intercept = result["intercept"]
-        if y.ndim == 1:
-            coef, intercept = coef[0], float(intercept[0])
-        self.coef_ = np.ascontiguousarray(coef)
-        self.intercept_ = intercept
+        self.intercept_ = float(intercept[0]) if squeeze else intercept
+        if result["dual_coef"] is not None:
+            self.dual_coef_ = result["dual_coef"]
+            self.X_fit_ = np.array(X, dtype=self.dtype)
+            self.groups_fit_ = groups
+        else:
+            coef = result["coef"]
+            self.coef_ = coef[0] if squeeze else coef
         self.best_alphas_ = result["best_alphas"]
         self.alphas_ = alphas
         self.cv_scores_ = result["cv_scores"]
         self.n_splits_ = len(folds)
-        self.backend_ = backend.name
+        self.backend_ = backend_name
+        if self.banded:
+            self.space_alphas_ = result["space_alphas"]
         if spaces is not None:
             self.space_names_ = list(spaces)
-            self._spaces = spaces
+            self.feature_spaces_ = spaces
+        if self.patterns:
+            self.patterns_ = self._haufe_patterns(X, groups)
         if not self.banded:
             _warn_alphas_on_edge(
                 self.best_alphas_, alphas, self.cv_scores_, result["null_scores"]
             )
         return self
+
+    @property
+    def coef_(self):
+        """Weights of the delayed features, (n_targets, n_features_in_ * n_delays).
+
+        Stored, or computed from ``dual_coef_`` on each access when the dual
+        coefficients were kept.
+        """
+        if "coef_" in self.__dict__:
+            return self.__dict__["coef_"]
+        if "dual_coef_" not in self.__dict__:
+            raise AttributeError("'DelayedRidge' object has no attribute 'coef_'")
+        coef = np.empty(
+            (self.dual_coef_.shape[1], self.n_features_in_ * self.delays_.size),
+            dtype=self.dual_coef_.dtype,
+        )
+        design, scale = self._training_design()
+        scale = scale.astype(coef.dtype)[:, None]
+        for batch in _batches(coef.shape[0], _PREDICT_BATCH // coef.shape[1] + 1):
+            weights = design.T @ self.dual_coef_[:, batch]
+            weights *= self._column_weights(batch)
+            weights /= scale
+            coef[batch] = weights.T
+        del design
+        return coef[0] if self._y_was_1d() else coef
+
+    @coef_.setter
+    def coef_(self, value):
+        self.__dict__["coef_"] = value
 
     @property
     def coef_delays_(self):
@@ -375,8 +428,13 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             Predicted responses; 1-D when the model was fitted on a 1-D ``y``.
         """
         check_is_fitted(self)
-        X_delayed, coef = self._delayed_design(X, groups)
-        return X_delayed @ coef.T + np.asarray(self.intercept_, dtype=coef.dtype)
+        X_delayed = self._delayed_design(X, groups)
+        intercept = np.atleast_1d(np.asarray(self.intercept_, dtype=X_delayed.dtype))
+        out = np.empty((X_delayed.shape[0], intercept.size), dtype=X_delayed.dtype)
+        for batch, part in self._products(X_delayed, split=False):
+            out[:, batch] = part[0]
+            out[:, batch] += intercept[batch]
+        return out[:, 0] if self._y_was_1d() else out
 
     def predict_split(self, X, groups=None):
         """Contribution of each feature space to the prediction.
@@ -402,13 +460,15 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
                 "predict_split needs feature_spaces: this DelayedRidge was "
                 "fitted with feature_spaces=None."
             )
-        X_delayed, coef = self._delayed_design(X, groups)
-        return np.stack(
-            [
-                X_delayed[:, cols] @ coef[..., cols].T
-                for cols in self._delayed_columns(self._spaces)
-            ]
+        X_delayed = self._delayed_design(X, groups)
+        n_targets = np.atleast_1d(self.intercept_).size
+        out = np.empty(
+            (len(self.feature_spaces_), X_delayed.shape[0], n_targets),
+            dtype=X_delayed.dtype,
         )
+        for batch, parts in self._products(X_delayed, split=True):
+            out[:, :, batch] = parts
+        return out[..., 0] if self._y_was_1d() else out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -416,14 +476,116 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         tags.target_tags.single_output = True
         return tags
 
+    def _y_was_1d(self):
+        return np.ndim(self.intercept_) == 0
+
     def _delayed_design(self, X, groups):
-        """Validated, delayed ``X`` and the coefficients, in X's precision
+        """Validated, delayed ``X`` in the precision of X and the model
         (float64 input gives float64 predictions)."""
         X = validate_X(self, X, reset=False)
-        dtype = np.result_type(X.dtype, self.coef_.dtype)
+        dtype = np.result_type(X.dtype, np.dtype(self.dtype))
         groups = check_groups(groups, X.shape[0])
-        X_delayed = _delay_features(X.astype(dtype, copy=False), self.delays_, groups)
-        return X_delayed, self.coef_.astype(dtype, copy=False)
+        return _delay_features(X.astype(dtype, copy=False), self.delays_, groups)
+
+    def _products(self, X_delayed, *, split):
+        """``(batch, parts)`` over target batches: the prediction without
+        intercept from the delayed ``X`` (``parts[0]``), or, with ``split``,
+        from each space's columns (``parts[i]``), batch by batch."""
+        dtype = X_delayed.dtype
+        columns = (
+            list(self._delayed_columns(self.feature_spaces_).values())
+            if split
+            else [slice(None)]
+        )
+        n_targets = np.atleast_1d(self.intercept_).size
+        batches = _batches(n_targets, _PREDICT_BATCH // max(1, X_delayed.shape[0]) + 1)
+        if "dual_coef_" not in self.__dict__:
+            coef = np.atleast_2d(self.coef_)
+            for batch in batches:
+                weights = coef[batch].astype(dtype, copy=False)
+                yield (
+                    batch,
+                    [X_delayed[:, cols] @ weights[:, cols].T for cols in columns],
+                )
+            return
+        # dual coefficients: the prediction is (X_new / scale) Z^T dual, with
+        # Z the centred and scaled training design, space by space weighted
+        # by the chosen space weights
+        design, scale = self._training_design()
+        X_scaled = X_delayed / scale.astype(dtype)
+        spaces = (
+            list(self._delayed_columns(self.feature_spaces_).values())
+            if split or self.banded
+            else [slice(None)]
+        )
+        kernels = [
+            X_scaled[:, cols] @ design[:, cols].T.astype(dtype) for cols in spaces
+        ]
+        del design, X_scaled
+        dual = self.dual_coef_
+        for batch in batches:
+            parts = [
+                (kernel @ dual[:, batch].astype(dtype)) * self._space_weights(i, batch)
+                for i, kernel in enumerate(kernels)
+            ]
+            yield batch, parts if split else [sum(parts)]
+
+    def _training_design(self):
+        """The centred (and scaled) delayed training design and the scale of
+        its columns, as the solver built them."""
+        design = _delay_features(self.X_fit_, self.delays_, self.groups_fit_)
+        scale = np.ones(design.shape[1])
+        if self.fit_intercept:
+            design -= design.mean(axis=0, dtype=np.float64).astype(design.dtype)
+        if self.standardize:
+            std = design.std(axis=0, dtype=np.float64)
+            scale = np.where(std > 0, std, 1.0)
+            design /= scale.astype(design.dtype)
+        return design, scale
+
+    def _space_weights(self, i, batch):
+        """Weight on the simplex of space ``i`` for the targets of ``batch``
+        (1 for plain ridge)."""
+        if not self.banded:
+            return 1.0
+        return self.best_alphas_[batch] / self.space_alphas_[i, batch]
+
+    def _column_weights(self, batch):
+        """Space weight of every delayed column, (n_columns, batch size)."""
+        n_targets = batch.stop - batch.start
+        weights = np.ones((self.n_features_in_ * self.delays_.size, n_targets))
+        if self.banded:
+            for i, cols in enumerate(
+                self._delayed_columns(self.feature_spaces_).values()
+            ):
+                weights[cols] = self._space_weights(i, batch)
+        return weights
+
+    def _keep_dual(self, shape, n_columns, n_targets, folds):
+        """Keep the dual coefficients when the design is wider than the
+        training samples and they, with the training features, take less
+        memory than the coefficients."""
+        n_samples, n_features = shape
+        n_train = min(len(train) for train, _ in folds)
+        dual = self.solver == "dual" or (self.solver == "auto" and n_columns > n_train)
+        return dual and n_samples * (n_features + n_targets) < n_targets * n_columns
+
+    def _haufe_patterns(self, X, groups):
+        """Haufe et al.'s (2014) activation patterns of the fitted weights:
+        cov(X_delayed) @ W @ inv(cov(y_pred)), on the training data."""
+        X_delayed = _delay_features(
+            X.astype(self.dtype, copy=False), self.delays_, groups
+        )
+        X_delayed -= X_delayed.mean(axis=0, dtype=np.float64).astype(X_delayed.dtype)
+        prediction = np.atleast_2d(self.predict(X, groups=groups).T).T
+        prediction = prediction - prediction.mean(axis=0)
+        # cov(X) W = X_c^T Y_hat_c / (n - 1) and cov(Y_hat) = Y_hat_c^T
+        # Y_hat_c / (n - 1): the (n - 1) cancel, and no p x p matrix is formed
+        cross = prediction.T @ X_delayed
+        del X_delayed
+        patterns = np.linalg.pinv(prediction.T @ prediction) @ cross
+        patterns = patterns.astype(self.dtype, copy=False)
+        return patterns[0] if self._y_was_1d() else patterns
 
     def _check_spaces(self, n_features):
         if self.banded and self.feature_spaces is None:
@@ -444,7 +606,10 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
 
     def _delayed_columns(self, spaces):
         """Columns of the delayed design that belong to each space."""
-        return [_delayed_columns(cols, self.delays_.size) for cols in spaces.values()]
+        return {
+            name: _delayed_columns(cols, self.delays_.size)
+            for name, cols in spaces.items()
+        }
 
     def _make_folds(self, n_samples, groups):
         return _estimator_folds(self.cv, groups, n_samples)
@@ -465,68 +630,52 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             )
 
     def _memory_need(self, n_samples, n_columns, n_targets, batch, folds, n_alphas):
-        """Bytes of working memory of a fit beyond the caller's X and y: an
-        upper estimate, tested against the peak that tracemalloc measures.
-
-        In elements of ``dtype``: ``fixed`` is held for the whole fit,
-        ``serial_batch * batch`` by the serial passes over target batches,
-        and ``per_fold + fold_batch * batch`` by each fold running at once.
-        """
-        itemsize = np.dtype(self.dtype).itemsize
-        n_train = max(len(train) for train, _ in folds)
-        n_test = max(len(test) for _, test in folds)
-        dual = self.solver == "dual" or (
-            self.solver == "auto" and n_columns > min(len(train) for train, _ in folds)
+        """Bytes of working memory of a fit beyond the caller's X and y: the
+        solver's own estimate (beside it in ``_solvers.py``), plus the
+        training features kept with dual coefficients and the patterns."""
+        n_features = n_columns // self.delays_.size
+        keep_dual = self._keep_dual(
+            (n_samples, n_features), n_columns, n_targets, folds
         )
+        options = {
+            "n_targets_batch": batch,
+            "dtype": self.dtype,
+            "method": self.solver,
+            "n_jobs": self.n_jobs,
+            "keep_dual": keep_dual,
+        }
         if self.banded:
-            # himalaya's random search: the design twice, an SVD per fold,
-            # then for all alphas at once the (n_alphas, n_columns, n_train)
-            # solution operator, its (n_alphas, n_test, n_train) product with
-            # the held-out design and the held-out predictions; the refit
-            # builds the operator on all samples.
-            fixed = (
-                2 * n_samples * n_columns
-                + 2 * n_columns * n_targets
-                + n_alphas * n_columns * n_samples
+            need = banded_ridge_cv_memory(
+                n_samples,
+                n_columns,
+                n_targets,
+                folds,
+                n_alphas,
+                n_spaces=len(self.feature_spaces),
+                n_iter=self.n_iter,
+                **options,
             )
-            per_fold = (
-                2 * n_train * n_columns
-                + n_columns**2
-                + n_alphas * n_train * (n_columns + n_test)
-            )
-            serial_batch = 2 * n_samples
-            fold_batch = (n_alphas + 2) * n_test + 2 * n_train
-        elif dual:
-            # the delayed design, the kernel of all samples and its
-            # eigenvectors (refit), the coefficients; per fold the training
-            # kernel, its eigenvectors and the held-out kernel block, and per
-            # batch the training targets (taken, centred), their projection,
-            # the held-out targets and predictions
-            fixed = n_samples * n_columns + 2 * n_samples**2 + n_columns * n_targets
-            per_fold = n_train * n_columns + 3 * n_train**2 + n_test * n_train
-            serial_batch = 2 * n_samples
-            fold_batch = 3 * n_train + 2 * n_test
         else:
-            # the delayed design, the Gram matrix and its eigenvectors
-            # (refit), X^T y of all targets and the coefficients; per fold the
-            # training Gram, its eigenvectors and the held-out design, and
-            # per batch the held-out targets and predictions and two
-            # projections in the eigenbasis
-            fixed = n_samples * n_columns + 2 * n_columns**2 + 2 * n_columns * n_targets
-            per_fold = 3 * n_columns**2 + 2 * n_test * n_columns
-            serial_batch = n_samples + n_columns
-            fold_batch = 2 * n_test + 2 * n_columns
-        # held-out scores of every fold, alpha and target, their mean, the
-        # null scores (float64, counted in elements of dtype)
-        fixed += 8 // itemsize * (len(folds) + 1) * (n_alphas + 1) * n_targets
-        n_parallel = 1 if self.n_jobs is None else max(1, min(len(folds), self.n_jobs))
-        if self.n_jobs is not None and self.n_jobs < 0:
-            n_parallel = len(folds)
-        need = (
-            fixed + serial_batch * batch + n_parallel * (per_fold + fold_batch * batch)
-        )
-        # 10 % for the temporaries of numpy expressions and small arrays
-        return int(1.1 * itemsize * need)
+            need = ridge_cv_memory(
+                n_samples,
+                n_columns,
+                n_targets,
+                folds,
+                n_alphas,
+                standardize=self.standardize,
+                **options,
+            )
+        itemsize = np.dtype(self.dtype).itemsize
+        if keep_dual:
+            need += itemsize * n_samples * n_features
+        if self.patterns:
+            # the delayed design again, the training predictions, their
+            # covariance and its pseudo-inverse, the patterns and their cross
+            # products (float64 where numpy promotes)
+            need += itemsize * n_samples * n_columns
+            need += 8 * (2 * n_samples * n_targets + 3 * n_targets**2)
+            need += 8 * 2 * n_targets * n_columns
+        return need
 
     def _targets_batch(self, design_shape, n_targets):
         if self.n_targets_batch != "auto":
@@ -540,11 +689,34 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         return int(np.clip(budget // per_target, 1, max(n_targets, 1)))
 
 
-def _seed(random_state):
-    """An int seed from ``random_state``, never touching NumPy's global RNG."""
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+#: Fitted attributes that only some fits set (cleared by every fit).
+_OPTIONAL_ATTRIBUTES = (
+    "coef_",
+    "dual_coef_",
+    "X_fit_",
+    "groups_fit_",
+    "patterns_",
+    "space_alphas_",
+    "space_names_",
+    "feature_spaces_",
+)
+
+#: Elements of a prediction batch (samples x targets), about 256 MiB of
+#: float32 with its temporaries.
+_PREDICT_BATCH = 1 << 25
+
+
+def _batches(n, size):
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _draws_seed(random_state):
+    """The seed of the banded draws: an int or a RandomState is used as given
+    (an int gives himalaya's draws for the same int); None draws fresh
+    entropy without touching NumPy's global generator."""
+    if random_state is None or isinstance(random_state, np.random.RandomState):
+        return random_state
+    return check_random_state(random_state)
 
 
 def _check_alphas(alphas):
