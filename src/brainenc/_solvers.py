@@ -212,7 +212,8 @@ def ridge_cv_memory(
         # eigh's workspace, the held-out design twice and in the eigenbasis;
         # per batch the held-out targets and predictions, the projections
         per_job = (4 + banded) * p**2 + 3 * n_test * p
-        per_batch = 3 * n_test + 3 * p
+        # held-out targets, predictions and the scores' temporaries
+        per_batch = 5 * n_test + 3 * p
     elif standardize:
         # the design and the kernel of all samples (refit); per fold a copy
         # of the training design, its kernel, eigenvectors and workspace, the
@@ -221,7 +222,7 @@ def ridge_cv_memory(
         fixed = n * p + n**2 + (0 if keep_dual else p * t) + n * t * keep_dual
         serial = 3 * n**2 + 3 * n * b + p * b
         per_job = n_train * p + 4 * n_train**2 + 2 * n_test * (n_train + p)
-        per_batch = 3 * n_train + 3 * n_test
+        per_batch = 3 * n_train + 5 * n_test
     else:
         # the design (released after the kernels when the dual is kept), the
         # kernel of each space, and the coefficients (primal or dual)
@@ -234,7 +235,7 @@ def ridge_cv_memory(
         # a draw's kernel (banded), the fold's training block, its
         # eigenvectors and workspace, the held-out block twice
         per_job = banded * n**2 + 3 * n_train**2 + 2 * n_test * n_train
-        per_batch = 3 * n_train + 3 * n_test
+        per_batch = 3 * n_train + 5 * n_test
     # held-out scores of every draw, alpha and target (the sum over folds and
     # one per job), the null scores and the selection (float64)
     scores = 8 // itemsize * (n_parallel + 2) * (n_draws * n_alphas + 2) * t
@@ -298,8 +299,10 @@ def solve_banded_ridge_cv(
         Seed of the draws (an int gives himalaya's draws for that int).
     fit_intercept, method, scoring, alpha_per_target, n_targets_batch, dtype, \
 n_jobs, progress, keep_dual
-        As in :func:`solve_ridge_cv`. With ``alpha_per_target=False`` every
-        target gets the same draw and alpha (the best mean score).
+        As in :func:`solve_ridge_cv`. With ``alpha_per_target=False`` the
+        alpha of each draw is shared by all targets (the best mean score),
+        and each target keeps its best draw at that alpha (himalaya's
+        ``local_alpha=False``).
 
     Returns
     -------
@@ -490,13 +493,19 @@ def select_best_alphas(cv_scores):
 def select_hyperparameters(cv_scores, *, alpha_per_target=True, eps=0.0):
     """Best draw of space weights and alpha of each target.
 
+    For each draw, the best alpha: of each target (``alpha_per_target``), or
+    the one with the best score averaged over targets, shared by all. Then
+    each target keeps the draw whose score at that alpha is best (as
+    himalaya's random search with ``local_alpha`` true or false). With one
+    draw (plain ridge) and ``alpha_per_target=False``, every target gets the
+    alpha of the best mean score.
+
     Parameters
     ----------
     cv_scores : ndarray of shape (n_draws, n_alphas, n_targets)
         Held-out scores averaged over folds (greater is better).
     alpha_per_target : bool, default=True
-        Per target, or one choice for all targets maximising the mean score
-        over targets.
+        Choose the alpha of each draw per target, or one for all targets.
     eps : float, default=0.0
         A later draw replaces an earlier one only when its score is greater
         by more than ``eps`` (himalaya's rule, with the dtype's epsilon).
@@ -510,23 +519,20 @@ def select_hyperparameters(cv_scores, *, alpha_per_target=True, eps=0.0):
     """
     n_draws, _, n_targets = cv_scores.shape
     if alpha_per_target:
-        scores = cv_scores
+        draw_alphas = np.stack([select_best_alphas(s) for s in cv_scores])
     else:
-        scores = np.nanmean(cv_scores, axis=2, keepdims=True)
-    draw_alphas = np.stack([select_best_alphas(s) for s in scores])
-    draw_best = np.take_along_axis(scores, draw_alphas[:, None, :], 1)[:, 0]
+        mean = np.nanmean(cv_scores, axis=2, keepdims=True)
+        shared = np.stack([select_best_alphas(s) for s in mean])  # (n_draws, 1)
+        draw_alphas = np.repeat(shared, n_targets, axis=1)
+    draw_best = np.take_along_axis(cv_scores, draw_alphas[:, None, :], 1)[:, 0]
     draw_best = np.nan_to_num(draw_best, nan=-np.inf)
-    best_draws = np.zeros(draw_best.shape[1], dtype=np.intp)
+    best_draws = np.zeros(n_targets, dtype=np.intp)
     current = draw_best[0].copy()
     for i in range(1, n_draws):
         better = draw_best[i] > current + eps
         best_draws[better] = i
         current[better] = draw_best[i, better]
-    best_alphas = draw_alphas[best_draws, np.arange(draw_best.shape[1])]
-    if not alpha_per_target:
-        best_draws = np.repeat(best_draws, n_targets)
-        best_alphas = np.repeat(best_alphas, n_targets)
-        draw_alphas = np.repeat(draw_alphas, n_targets, axis=1)
+    best_alphas = draw_alphas[best_draws, np.arange(n_targets)]
     return best_draws, best_alphas, draw_alphas
 
 
@@ -627,7 +633,20 @@ def _solve(
         shared["Xb"] = Xb
         shared["gram"] = Xb.T @ Xb
         shared["col_sum"] = Xb.sum(0)
-        XtY, y_sum = _cross_products(B, Xb, Y, y_mean, batches, dtype)
+        if mode == "targets":
+            # X^T Y is target work too: each job computes its share's
+            jobs = (
+                delayed(_cross_products_job)(
+                    B.name, Xb, Y[:, share], y_mean[share], local, dtype
+                )
+                for share, _, _, local in _shares(batches, n_chunks)
+            )
+            XtY, y_sum = [], []
+            for part_xty, part_sum in Parallel(n_jobs=n_jobs, prefer="threads")(jobs):
+                XtY += part_xty
+                y_sum += part_sum
+        else:
+            XtY, y_sum = _cross_products(B, Xb, Y, y_mean, batches, dtype)
     elif standardize:
         shared["Xb"] = Xb
     else:
@@ -757,6 +776,7 @@ def _solve(
             kernels=kernels,
             method=method,
             dtype=dtype,
+            consume=True,
         )
         del gram, kernels
         pieces = _shares(batches, n_chunks)
@@ -882,6 +902,11 @@ def _cross_products(B, Xb, Y, y_mean, batches, dtype):
         y_sum.append(Y_batch.sum(0))
         del Y_batch
     return XtY, y_sum
+
+
+def _cross_products_job(backend_name, Xb, Y, y_mean, batches, dtype):
+    B = importlib.import_module(f"himalaya.backend.{backend_name}")
+    return _cross_products(B, Xb, Y, y_mean, batches, dtype)
 
 
 def _fold_job(
@@ -1104,10 +1129,13 @@ def _fold_kernel(B, kernels, draw, train, test, fit_intercept):
             del block, cross
     if fit_intercept:
         # (x_i - m) . (x_j - m) with m the training mean of the features
+        # in place, one vector at a time: no temporary of the blocks' size
         row_mean = K_train.mean(1)
-        total = row_mean.mean()
-        K_test -= K_test.mean(1)[:, None] + (row_mean - total)[None, :]
-        K_train -= row_mean[:, None] + (row_mean - total)[None, :]
+        col_term = (row_mean - row_mean.mean())[None, :]
+        K_test -= K_test.mean(1)[:, None]
+        K_test -= col_term
+        K_train -= row_mean[:, None]
+        K_train -= col_term
     return K_train, K_test
 
 
@@ -1164,17 +1192,24 @@ def _score_batches(
         proj = eigvecs.T @ (rhs if d is None else rhs * d[:, None])
         if cache is None:
             del rhs
-        null_scores[batch] = B.to_numpy(_score(B, scoring, Y_test, Y_test * 0))
+        score = _scorer(B, scoring, Y_test)
+        null_scores[batch] = B.to_numpy(score(Y_test * 0))
         for i_alpha in range(len(alphas)):
             pred = A @ (proj / (eigvals + alphas_b[i_alpha])[:, None])
-            scores[i_alpha, batch] = B.to_numpy(_score(B, scoring, Y_test, pred))
+            scores[i_alpha, batch] = B.to_numpy(score(pred))
             del pred
+        del score
         del proj, Y_test
     return scores, null_scores
 
 
-def _refit_decomposition(B, draw, col_space, *, gram, kernels, method, dtype):
-    """Eigendecomposition of all samples for one draw of space weights."""
+def _refit_decomposition(
+    B, draw, col_space, *, gram, kernels, method, dtype, consume=False
+):
+    """Eigendecomposition of all samples for one draw of space weights.
+
+    With ``consume`` (plain ridge: one decomposition), the Gram or kernel
+    matrix is overwritten by the eigenvectors."""
     plain = draw.shape == (1,) and draw[0] == 1.0
     d = None if plain else B.asarray(np.sqrt(draw[col_space]).astype(dtype), dtype)
     if method == "primal":
@@ -1185,7 +1220,7 @@ def _refit_decomposition(B, draw, col_space, *, gram, kernels, method, dtype):
             term = kernel if plain else kernel * float(weight)
             matrix = term if matrix is None else matrix + term
             del term
-    eigvals, eigvecs = _eigh(B, matrix, owned=False)
+    eigvals, eigvecs = _eigh(B, matrix, owned=consume or not plain)
     return {"eigvals": eigvals, "eigvecs": eigvecs, "d": d}
 
 
@@ -1219,7 +1254,14 @@ def _refit_job(
     B = importlib.import_module(f"himalaya.backend.{backend_name}")
     if dec is None:
         dec = _refit_decomposition(
-            B, draw, col_space, gram=gram, kernels=kernels, method=method, dtype=dtype
+            B,
+            draw,
+            col_space,
+            gram=gram,
+            kernels=kernels,
+            method=method,
+            dtype=dtype,
+            consume=free,
         )
     eigvals, eigvecs, d = dec["eigvals"], dec["eigvecs"], dec["d"]
     n_selected = sum(
@@ -1324,7 +1366,9 @@ def _eigh(B, matrix, owned=False):
         # The divide-and-conquer driver is several times faster than the
         # default one on these sizes, in float32 especially. The transpose of
         # a C-ordered symmetric matrix is itself in Fortran order, which
-        # LAPACK overwrites without a copy.
+        # LAPACK overwrites without a copy. A read-only matrix (joblib's
+        # memory-mapped arguments of worker processes) is never overwritten.
+        owned = owned and matrix.flags.writeable and matrix.flags.c_contiguous
         eigvals, eigvecs = eigh(
             matrix.T if owned else matrix,
             driver="evd",
@@ -1336,17 +1380,24 @@ def _eigh(B, matrix, owned=False):
     return B.clip(eigvals, 0, None), eigvecs
 
 
-def _score(B, scoring, y_true, y_pred):
-    """Per-target score of centred held-out targets; greater is better."""
-    residual = y_true - y_pred
+def _scorer(B, scoring, y_true):
+    """Per-target score of predictions of the centred held-out targets
+    ``y_true`` (greater is better), with what depends on ``y_true`` alone
+    computed once for all alphas."""
     if scoring == "neg_mean_squared_error":
-        return -(residual**2).mean(0)
+        return lambda y_pred: -((y_true - y_pred) ** 2).mean(0)
     true_c = y_true - y_true.mean(0)
+    total = (true_c**2).sum(0)
     if scoring == "r2":
-        total = (true_c**2).sum(0)
         safe = total + (total == 0)
-        return (1 - (residual**2).sum(0) / safe) * (total != 0)
-    pred_c = y_pred - y_pred.mean(0)
-    denom = B.sqrt((true_c**2).sum(0) * (pred_c**2).sum(0))
-    safe = denom + (denom == 0)
-    return (true_c * pred_c).sum(0) / safe * (denom != 0)
+        return lambda y_pred: (
+            (1 - ((y_true - y_pred) ** 2).sum(0) / safe) * (total != 0)
+        )
+
+    def pearson_r(y_pred):
+        pred_c = y_pred - y_pred.mean(0)
+        denom = B.sqrt(total * (pred_c**2).sum(0))
+        safe = denom + (denom == 0)
+        return (true_c * pred_c).sum(0) / safe * (denom != 0)
+
+    return pearson_r

@@ -42,18 +42,20 @@ DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 8, 11))
 
 
 class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
-    """Ridge regression over run-aware FIR delays, alpha chosen per target.
+    """Ridge regression over run-aware FIR delays, alpha chosen by cross-validation.
 
     The features are expanded with delayed copies (zero-padded inside each
     run, see :func:`brainenc.delay_features`), and one ridge regression per
-    target is fitted on them. Each target gets its own regularisation,
-    chosen by cross-validation over whole runs: features and targets are
-    centred (and optionally standardised) on the training runs of each fold
-    only. The model is then refitted on all samples with the chosen alphas.
+    target is fitted on them. The regularisation is chosen by
+    cross-validation over whole runs (one alpha per target by default, or one
+    for all targets): features and targets are centred (and optionally
+    standardised) on the training runs of each fold only. The model is then
+    refitted on all samples with the chosen alphas.
 
     The solver decomposes each fold's training Gram matrix (primal, when the
     delayed design has no more columns than rows) or kernel matrix (dual)
-    once, and scores every alpha and target from that decomposition. It runs
+    once, and scores every alpha and target from that decomposition. With
+    ``banded=True`` it does so once per draw of feature-space weights. It runs
     on himalaya's backends (NumPy, torch on CPU, torch on CUDA); the backend
     is chosen per call and nothing process-global changes.
 
@@ -84,28 +86,47 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         of each fold (the coefficients are returned in the original units).
     scoring : {"neg_mean_squared_error", "r2", "pearson_r"}, \
             default="neg_mean_squared_error"
-        Held-out score that selects each target's alpha, averaged over folds.
+        Held-out score that selects the alpha: computed on each fold's
+        held-out runs, then averaged over folds. ``"pearson_r"`` is the
+        correlation of prediction and response within each fold, averaged
+        over folds (not the correlation of the pooled out-of-fold
+        predictions).
+    alpha_per_target : bool, default=True
+        ``True``: each target gets the alpha of its own best cross-validated
+        score. ``False``: one alpha for all targets, the one whose
+        cross-validated score averaged over targets is best (with
+        ``banded=True``: for each draw of space weights one alpha for all
+        targets, and each target keeps its best draw, as himalaya's
+        ``local_alpha=False``). Per-target alphas by held-out MSE (the
+        defaults) suit targets of unequal noise, such as fMRI voxels; one
+        alpha chosen by ``scoring="pearson_r"`` suits targets that share one
+        signal, such as EEG or MEG channels (``benchmarks/README.md``, and the
+        user guide's :ref:`choosing-alpha`).
     solver : {"auto", "primal", "dual"}, default="auto"
         ``"auto"`` takes the primal formulation when the delayed design has no
         more columns than rows, else the kernel (dual) one. Both give the
         same answer.
-    backend : {"auto", "numpy", "torch", "torch_cuda"}, default="auto"
+    backend : {"auto", "numpy", "torch", "torch_cuda"} or "torch_cuda:N", \
+            default="auto"
         ``"auto"`` uses torch on CUDA when torch sees a GPU, else NumPy (torch
         on the CPU is no faster here, and importing it costs seconds and
-        memory; ask for ``"torch"`` explicitly). ``"torch_cuda"`` without a GPU
-        is an
-        error.
+        memory; ask for ``"torch"`` explicitly). ``"torch_cuda:N"`` runs on
+        CUDA device ``N``. ``"torch_cuda"`` without a GPU, or a device index
+        torch does not see, is an error.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the solver.
     n_targets_batch : int or "auto", default="auto"
         Targets solved at once; ``"auto"`` sizes batches to about 256 MiB of
         working memory (at least 1 target).
     n_jobs : int, default=None
-        Number of cross-validation folds fitted in parallel through joblib
-        (threads by default; ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context, -1 means all cores). Under
-        ``joblib.parallel_config(backend="dask")`` the folds of one fit run
-        on a dask cluster. The answer does not depend on it.
+        Jobs run in parallel through joblib (threads by default; ``None``
+        means 1 unless in a :func:`joblib.parallel_config` context, -1 means
+        all cores): the cross-validation folds (and shares of the draws of
+        space weights with ``banded=True``), or, when the targets dominate
+        the cost (many targets, a small design), shares of the targets of
+        each fold, scored from the fold's one decomposition. Under
+        ``joblib.parallel_config(backend="dask")`` they run on a dask
+        cluster. The answer does not depend on it.
     feature_spaces : dict, default=None
         ``{name: columns}`` blocks of the columns of ``X`` (a slice, a
         sequence of column indices, or an int block size); every column in
@@ -113,19 +134,25 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         contribution to the prediction) and is required by ``banded=True``.
     banded : bool, default=False
         Banded ridge (the Gallant lab's group ridge): one regularisation per
-        feature space and target, searched by himalaya's random search over
-        the simplex of space weights (``n_iter`` draws) times the ``alphas``
-        grid, scored on the same held-out runs. Requires ``feature_spaces``
-        and ``standardize=False``.
+        feature space and target, searched by a random search over the
+        simplex of space weights (``n_iter`` draws, as himalaya's) times the
+        ``alphas`` grid, scored on the same held-out runs: space ``i`` is
+        penalised by ``alpha / w_i`` for a draw of weights ``w``. Requires
+        ``feature_spaces`` and ``standardize=False``.
     n_iter : int, default=100
         Banded ridge only: number of draws of space weights (the first one is
-        uniform).
+        uniform). Each costs one eigendecomposition per fold.
     concentration : float or tuple of float, default=(0.1, 1.0)
         Banded ridge only: Dirichlet concentrations the draws cycle through
         (small values favour a few spaces, 1 is uniform on the simplex).
+    patterns : bool, default=False
+        Also compute ``patterns_``, the activation patterns of the weights
+        (Haufe et al., 2014), for decoding (backward) models whose weights
+        are not interpretable as such.
     random_state : int, RandomState instance or None, default=None
-        Seeds the banded random search. The plain (non-banded) eigen-solver
-        is deterministic and does not use it.
+        Seeds the banded random search: an int gives himalaya's draws for the
+        same int. The plain (non-banded) eigen-solver is deterministic and
+        does not use it.
     verbose : int, default=0
         Print progress (folds, elapsed time and ETA) when greater than 0.
 
@@ -135,7 +162,21 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             (n_features_in_ * n_delays,)
         Weights of the delayed features (feature-major: column
         ``f * n_delays + k`` is feature ``f`` at ``delays_[k]``). 1-D when
-        ``y`` was 1-D.
+        ``y`` was 1-D. Computed from ``dual_coef_`` on each access when the
+        dual coefficients are kept (see Notes).
+    dual_coef_ : ndarray of shape (n_samples, n_targets)
+        Only when the dual coefficients are kept (see Notes): the weight of
+        each training sample, in the centred (and standardised) delayed
+        training design.
+    X_fit_ : ndarray of shape (n_samples, n_features_in_)
+        Only with ``dual_coef_``: the training features (undelayed), from
+        which predictions and ``coef_`` are computed.
+    groups_fit_ : ndarray of shape (n_samples,)
+        Only with ``dual_coef_``: the run labels of ``X_fit_``.
+    patterns_ : ndarray, shaped like ``coef_``
+        Only with ``patterns=True``: ``cov(X_delayed) @ W @ pinv(cov(y_pred))``
+        on the training samples (Haufe et al., 2014), with ``W = coef_.T``
+        and ``y_pred`` the model's predictions of its training responses.
     coef_delays_ : ndarray of shape (n_targets, n_features_in_, n_delays)
         View of ``coef_`` indexed by target, feature and delay (the temporal
         response function of each target).
@@ -149,6 +190,9 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         Banded ridge only: the penalty of each feature space for each target.
     space_names_ : list of str
         Names of the feature spaces, when ``feature_spaces`` is given.
+    feature_spaces_ : dict of str to ndarray of int
+        When ``feature_spaces`` is given: the sorted columns of ``X`` of each
+        space, in the order of ``space_names_``.
     alphas_ : ndarray of shape (n_alphas,)
         The sorted alpha grid that was searched.
     cv_scores_ : ndarray of shape (n_alphas, n_targets) or (n_iter, n_targets)
@@ -180,6 +224,27 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
     Delayed copies are zero-padded at the start of every run, so predictions
     of one run depend only on that run's features: pass the same ``groups``
     to :meth:`predict` as the runs of ``X``.
+
+    Wide designs: when the dual (kernel) formulation is used and the dual
+    coefficients with the training features take less memory than
+    ``coef_`` (``n_samples * (n_features_in_ + n_targets) < n_targets *
+    n_features_in_ * n_delays``: many delayed columns and many targets), the
+    model keeps ``dual_coef_`` and ``X_fit_`` and predicts from the kernel
+    between new and training samples; ``coef_`` is then computed on each
+    access (store it if you use it often). Predictions are computed in
+    batches of targets either way.
+
+    ``patterns_`` follows Haufe et al. (2014): the covariance of the delayed
+    design times the weights times the inverse covariance of the predicted
+    targets. MNE's ``ReceptiveField(patterns=True)`` uses the covariance of
+    the measured targets in place of the predictions'; for a single target
+    the two patterns differ by a constant factor only.
+
+    References
+    ----------
+    Haufe, S., Meinecke, F., Görgen, K., Dähne, S., Haynes, J.-D., Blankertz,
+    B., & Bießmann, F. (2014). On the interpretation of weight vectors of
+    linear models in multivariate neuroimaging. NeuroImage, 87, 96-110.
 
     Examples
     --------
@@ -372,7 +437,11 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             self.patterns_ = self._haufe_patterns(X, groups)
         if not self.banded:
             _warn_alphas_on_edge(
-                self.best_alphas_, alphas, self.cv_scores_, result["null_scores"]
+                self.best_alphas_,
+                alphas,
+                self.cv_scores_,
+                result["null_scores"],
+                shared=not self.alpha_per_target,
             )
         return self
 
@@ -730,30 +799,55 @@ def _check_alphas(alphas):
     return np.unique(values)
 
 
-def _warn_alphas_on_edge(best_alphas, alphas, cv_scores, null_scores, share=0.2):
+def _warn_alphas_on_edge(
+    best_alphas, alphas, cv_scores, null_scores, *, shared=False, share=0.2
+):
     # Leave out of the count the targets with nothing to regularise: those
-    # whose score does not depend on alpha (constant targets), and those whose
+    # whose score does not depend on alpha (constant targets), those whose
     # best held-out score is no better than predicting the training mean (no
     # signal: the largest alpha is right, and a larger one would change
-    # nothing).
-    best = cv_scores.max(axis=0)
-    margin = 1e-3 * np.abs(null_scores) + np.finfo(np.float32).eps
-    informative = (np.ptp(cv_scores, axis=0) > 0) & (best > null_scores + margin)
-    best_alphas = best_alphas[informative]
-    if alphas.size < 3 or best_alphas.size == 0:
+    # nothing), and those whose score is flat at the edge they chose (the
+    # last step of the grid gains less than a tenth of the score's range: a
+    # plateau, such as the unregularised limit or the scale-free limit of
+    # Pearson r at large alphas, or chance). A shared alpha is judged on the
+    # mean score over targets, as it was chosen.
+    if alphas.size < 3:
         return
-    for edge, name, advice in (
-        (alphas[0], "smallest", "smaller"),
-        (alphas[-1], "largest", "larger"),
+    n_targets = best_alphas.size
+    if shared:
+        cv_scores = cv_scores.mean(axis=1, keepdims=True)
+        null_scores = np.atleast_1d(null_scores.mean())
+        best_alphas = best_alphas[:1]
+    best = cv_scores.max(axis=0)
+    spread = np.ptp(cv_scores, axis=0)
+    margin = 1e-3 * np.abs(null_scores) + np.finfo(np.float32).eps
+    informative = (spread > 0) & (best > null_scores + margin)
+    for edge, name, advice, inner in (
+        (alphas[0], "smallest", "smaller", 1),
+        (alphas[-1], "largest", "larger", -2),
     ):
-        n_edge = int(np.sum(best_alphas == edge))
-        if n_edge > share * best_alphas.size:
-            warnings.warn(
-                f"{n_edge} of {best_alphas.size} targets chose the {name} alpha "
-                f"of the grid ({edge:g}); the best alpha may lie outside it. "
-                f"Extend alphas to {advice} values.",
-                UserWarning,
+        edge_index = 0 if inner == 1 else -1
+        rising = cv_scores[edge_index] - cv_scores[inner] > 0.1 * spread
+        on_edge = informative & rising & (best_alphas == edge)
+        n_edge, n_informative = int(on_edge.sum()), int(informative.sum())
+        if n_informative == 0 or n_edge <= share * n_informative:
+            continue
+        if shared:
+            what = (
+                f"{n_targets} of {n_targets} targets chose the {name} alpha of "
+                f"the grid ({edge:g}), shared by all targets "
+                "(alpha_per_target=False)"
             )
+        else:
+            what = (
+                f"{n_edge} of {n_informative} targets chose the {name} alpha "
+                f"of the grid ({edge:g})"
+            )
+        warnings.warn(
+            f"{what}; the best alpha may lie outside it. Extend alphas to "
+            f"{advice} values.",
+            UserWarning,
+        )
 
 
 def _available_memory():
