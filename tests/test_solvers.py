@@ -76,33 +76,41 @@ def test_dirichlet_draws_are_himalayas_for_the_same_seed(concentration):
     np.testing.assert_allclose(draws.sum(1), 1)
 
 
-def test_banded_ridge_equals_himalayas_random_search(spaces_data):
-    # The same draws from the same seed: the same penalty of every space for
-    # every target, the same cross-validated scores and the same weights.
+def _himalaya_random_search(spaces_data, **params):
+    """himalaya's banded random search on the same delayed design and folds,
+    15 draws from seed 3."""
     from himalaya.backend import set_backend
     from himalaya.ridge import solve_group_ridge_random_search
-    from himalaya.scoring import l2_neg_loss
 
     X, y, groups, _, folds, columns = spaces_data
-    model = _banded(spaces_data)
     Xd = delay_features(X, DELAYS, groups)
     previous = set_backend("numpy")
     try:
-        deltas, coef, cv_scores, intercept = solve_group_ridge_random_search(
+        return solve_group_ridge_random_search(
             [Xd[:, cols] for cols in columns],
             y,
             n_iter=15,
             alphas=ALPHAS,
             fit_intercept=True,
-            score_func=l2_neg_loss,
             cv=folds,
-            return_weights=True,
             random_state=3,
             progress_bar=False,
             warn=False,
+            **params,
         )
     finally:
         set_backend(previous)
+
+
+def test_banded_ridge_equals_himalayas_random_search(spaces_data):
+    # The same draws from the same seed: the same penalty of every space for
+    # every target, the same cross-validated scores and the same weights.
+    from himalaya.scoring import l2_neg_loss
+
+    model = _banded(spaces_data)
+    deltas, coef, cv_scores, intercept = _himalaya_random_search(
+        spaces_data, score_func=l2_neg_loss, return_weights=True
+    )
     np.testing.assert_array_equal(model.space_alphas_ > 0, True)
     np.testing.assert_allclose(model.space_alphas_, np.exp(-deltas), rtol=1e-8)
     # himalaya adds 1e-10 * log(alpha) to its scores to break ties
@@ -231,30 +239,12 @@ def test_shared_alpha_maximises_the_mean_cv_score_computed_by_hand(data, scoring
 def test_shared_alpha_of_banded_ridge_equals_himalayas_local_alpha_false(
     spaces_data,
 ):
-    from himalaya.backend import set_backend
-    from himalaya.ridge import solve_group_ridge_random_search
     from himalaya.scoring import correlation_score
 
-    X, y, groups, _, folds, columns = spaces_data
     model = _banded(spaces_data, alpha_per_target=False, scoring="pearson_r")
-    Xd = delay_features(X, DELAYS, groups)
-    previous = set_backend("numpy")
-    try:
-        deltas, *_ = solve_group_ridge_random_search(
-            [Xd[:, cols] for cols in columns],
-            y,
-            n_iter=15,
-            alphas=ALPHAS,
-            fit_intercept=True,
-            score_func=correlation_score,
-            cv=folds,
-            local_alpha=False,
-            random_state=3,
-            progress_bar=False,
-            warn=False,
-        )
-    finally:
-        set_backend(previous)
+    deltas, *_ = _himalaya_random_search(
+        spaces_data, score_func=correlation_score, local_alpha=False
+    )
     np.testing.assert_allclose(model.space_alphas_, np.exp(-deltas), rtol=1e-8)
     # the targets kept different draws
     assert np.unique(model.space_alphas_[0]).size > 1
@@ -391,3 +381,32 @@ def test_solvers_report_progress_and_share_one_layout(spaces_data):
         Xd.copy(), y, 3 * ALPHAS, folds, backend=backend, dtype="float64"
     )
     np.testing.assert_allclose(banded["coef"], thrice["coef"], rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_target_shares_run_on_a_dask_cluster(data):
+    # Under joblib's dask backend each fold is decomposed once and the
+    # workers score shares of its targets: the tasks ran on the cluster's
+    # worker processes, and the answer is the local one.
+    distributed = pytest.importorskip("distributed")
+    X, y, groups, _ = data
+    kwargs = {"backend": "numpy", "dtype": "float64", "delays": DELAYS}
+    local = DelayedRidge(**kwargs).fit(X, y, groups=groups)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        joblib.parallel_config(backend="dask"),
+    ):
+        addresses = set(client.scheduler_info()["workers"])
+        with distributed.get_task_stream(client) as stream:
+            remote = DelayedRidge(n_jobs=-1, **kwargs).fit(X, y, groups=groups)
+    names = [task["key"] for task in stream.data]
+    workers = {task["worker"] for task in stream.data}
+    # X^T Y, the 5 folds and the refit, each in 2 shares of the targets
+    assert len(names) >= 2 * (1 + 5 + 1)
+    assert workers <= addresses
+    assert len(workers) == 2
+    np.testing.assert_allclose(remote.cv_scores_, local.cv_scores_, rtol=1e-10)
+    np.testing.assert_allclose(remote.coef_, local.coef_, rtol=1e-10, atol=1e-13)

@@ -975,38 +975,11 @@ def _fold_job(
     return out, null_scores
 
 
-def _share_job(
-    backend_name,
-    dec,
-    parts,
-    train,
-    test,
-    alphas,
-    batches,
-    Y,
-    y_mean,
-    *,
-    XtY,
-    y_sum,
-    **common,
-):
-    """Held-out scores of one share of the targets from a fold's decomposition."""
+def _share_job(backend_name, *args, **kwargs):
+    """Held-out scores of one share of the targets from a fold's
+    decomposition (:func:`_score_batches` in a joblib worker)."""
     B = importlib.import_module(f"himalaya.backend.{backend_name}")
-    return _score_batches(
-        B,
-        dec,
-        parts,
-        train,
-        test,
-        alphas,
-        batches,
-        Y,
-        y_mean,
-        XtY=XtY,
-        y_sum=y_sum,
-        cache=None,
-        **common,
-    )
+    return _score_batches(B, *args, cache=None, **kwargs)
 
 
 def _fold_parts(
