@@ -64,10 +64,12 @@ def solve_ridge_cv(
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Design matrix, owned by the solver: it is cast to ``dtype``,
-        **modified in place** (centred and scaled) and released as soon as it
-        is no longer needed. Pass a copy you do not keep.
+    X : ndarray of shape (n_samples, n_features), or a list holding it
+        Design matrix, owned by the solver: it is cast to ``dtype`` and
+        **modified in place** (centred and scaled); pass a copy. Handed over
+        in a one-element list, it is taken out of the list and released as
+        soon as it is no longer needed (after the kernel, when the dual
+        coefficients are kept): the caller then holds no reference to it.
     Y : ndarray of shape (n_samples, n_targets)
         Targets; never modified. Read in batches of ``n_targets_batch``
         columns.
@@ -119,7 +121,7 @@ def solve_ridge_cv(
         (n_targets,), ``x_mean`` and ``x_scale`` (n_features,), ``method``.
         All NumPy.
     """
-    holder = [X]
+    holder = X if isinstance(X, list) else [X]
     del X
     result = _solve(
         holder,
@@ -279,7 +281,7 @@ def solve_banded_ridge_cv(
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray of shape (n_samples, n_features), or a list holding it
         Design matrix, owned by the solver (see :func:`solve_ridge_cv`).
     Y : ndarray of shape (n_samples, n_targets)
         Targets; never modified.
@@ -318,7 +320,7 @@ n_jobs, progress, keep_dual
         draws = dirichlet_draws(n_iter, len(spaces), concentration, random_state)
     else:
         draws = np.asarray(n_iter, dtype=np.float64)
-    holder = [X]
+    holder = X if isinstance(X, list) else [X]
     del X
     result = _solve(
         holder,
@@ -1262,20 +1264,20 @@ def _refit_job(
                 XtY[i_batch] = None
             if d is not None:
                 rhs = rhs * d[:, None]
-            weights = eigvecs @ ((eigvecs.T @ rhs) / (eigvals[:, None] + alpha_b))
-            del rhs
         else:
-            targets = _targets(B, Y, y_mean, batch, None, dtype)
+            rhs = _targets(B, Y, y_mean, batch, None, dtype)
             if idx is not None:
-                targets = targets[:, _index(B, idx)]
-            weights = eigvecs @ ((eigvecs.T @ targets) / (eigvals[:, None] + alpha_b))
-            del targets
-            if not keep_dual:
-                weights = (
-                    design.T @ weights
-                    if d is None
-                    else (design.T @ weights) * d[:, None]
-                )
+                rhs = rhs[:, _index(B, idx)]
+        # two batch-sized arrays alive at a time
+        proj = eigvecs.T @ rhs
+        del rhs
+        proj /= eigvals[:, None] + alpha_b
+        weights = eigvecs @ proj
+        del proj
+        if method == "dual" and not keep_dual:
+            weights = design.T @ weights
+            if d is not None:
+                weights *= d[:, None]
         n = weights.shape[1]
         if keep_dual:
             out[row : row + n] = B.to_numpy(weights).T

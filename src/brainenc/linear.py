@@ -381,15 +381,16 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
             "progress": bar,
             "keep_dual": keep_dual,
         }
-        # The delayed design is handed to the solver without a reference kept
-        # here, so that the solver can release it as soon as it has its Gram
-        # or kernel matrices.
+        # The delayed design is handed to the solver in a list it empties, so
+        # that no reference stays here and the solver can release it as soon
+        # as it has its Gram or kernel matrices.
+        design = [
+            _delay_features(X.astype(self.dtype, copy=False), self.delays_, groups)
+        ]
         with bar, device_context(backend_name):
             if self.banded:
                 result = solve_banded_ridge_cv(
-                    _delay_features(
-                        X.astype(self.dtype, copy=False), self.delays_, groups
-                    ),
+                    design,
                     Y,
                     alphas,
                     folds,
@@ -401,14 +402,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
                 )
             else:
                 result = solve_ridge_cv(
-                    _delay_features(
-                        X.astype(self.dtype, copy=False), self.delays_, groups
-                    ),
-                    Y,
-                    alphas,
-                    folds,
-                    standardize=self.standardize,
-                    **options,
+                    design, Y, alphas, folds, standardize=self.standardize, **options
                 )
         self.solver_ = result["method"]
         for name in _OPTIONAL_ATTRIBUTES:
