@@ -328,6 +328,43 @@ def test_target_shares_of_each_fold_give_the_serial_answer(data):
         np.testing.assert_allclose(model.coef_, serial.coef_, rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "dual"},
+        {"solver": "dual", "standardize": True, "scoring": "pearson_r"},
+        {"standardize": True, "n_targets_batch": 7},
+    ],
+)
+def test_target_shares_of_every_formulation_give_the_serial_answer(
+    data, params, monkeypatch
+):
+    # The shares of the targets, forced for the dual and standardised paths
+    # (which the cost model gives to the folds at this size), scored on every
+    # fold's decomposition made once, give the serial fit.
+    from brainenc import _solvers
+
+    X, y, groups, _ = data
+    kwargs = {"backend": "numpy", "dtype": "float64", "delays": DELAYS, **params}
+    serial = DelayedRidge(**kwargs).fit(X, y, groups=groups)
+    plan = _solvers.parallel_plan
+    modes = []
+
+    def shares(n_jobs, *args, **kwargs):
+        mode, k, chunks = plan(n_jobs, *args, **kwargs)
+        if k > 1:
+            mode, chunks = "targets", k
+        modes.append(mode)
+        return mode, k, chunks
+
+    monkeypatch.setattr(_solvers, "parallel_plan", shares)
+    model = DelayedRidge(n_jobs=2, **kwargs).fit(X, y, groups=groups)
+    assert "targets" in modes
+    np.testing.assert_allclose(model.cv_scores_, serial.cv_scores_, rtol=1e-9)
+    np.testing.assert_array_equal(model.best_alphas_, serial.best_alphas_)
+    np.testing.assert_allclose(model.coef_, serial.coef_, rtol=1e-8, atol=1e-12)
+
+
 def test_parallel_plan():
     folds = list(GroupKFold(5).split(np.zeros((100, 1)), groups=np.arange(100) // 10))
     assert parallel_plan(None, folds, "primal", 10, 10, 9) == ("folds", 1, 1)
@@ -372,9 +409,9 @@ def test_solvers_report_progress_and_share_one_layout(spaces_data):
         n_jobs=2,
         progress=lambda done, total: calls.append((done, total)),
     )
-    # the 40 targets dominate the cost: 2 shares of them on each of the
-    # 5 folds, and the refit
-    assert calls == [(k, 11) for k in range(1, 12)]
+    # the 40 targets dominate the cost: 2 shares of them (each on the 5
+    # folds), and the refit
+    assert calls == [(1, 3), (2, 3), (3, 3)]
     assert plain["coef"].shape == banded["coef"].shape == (40, Xd.shape[1])
     # one draw (uniform weights 1/3) is plain ridge with 3 times the alphas
     thrice = solve_ridge_cv(
@@ -404,8 +441,8 @@ def test_target_shares_run_on_a_dask_cluster(data):
             remote = DelayedRidge(n_jobs=-1, **kwargs).fit(X, y, groups=groups)
     names = [task["key"] for task in stream.data]
     workers = {task["worker"] for task in stream.data}
-    # X^T Y, the 5 folds and the refit, each in 2 shares of the targets
-    assert len(names) >= 2 * (1 + 5 + 1)
+    # the cross-validation and the refit, each in 2 shares of the targets
+    assert len(names) >= 2 * 2
     assert workers <= addresses
     assert len(workers) == 2
     np.testing.assert_allclose(remote.cv_scores_, local.cv_scores_, rtol=1e-10)

@@ -200,49 +200,63 @@ def ridge_cv_memory(
     if mode == "targets":
         batch = min(batch, math.ceil(n_targets / n_parallel))
     n, p, t, b = n_samples, n_features, n_targets, batch
-    # in elements of dtype: ``fixed`` is held for the whole fit, ``serial`` by
-    # the caller outside the parallel work, ``per_job`` by each job running
+    k = n_parallel
+    # In elements of dtype, the peak of each phase of the fit: what is held
+    # through it, plus what its jobs allocate (``k`` at once; in the
+    # "targets" mode the decomposition is made once, only the batches run
+    # in parallel). eigh's divide-and-conquer workspace is 2 m^2 for an
+    # m x m matrix; plain ridge lets it overwrite its one matrix with the
+    # eigenvectors, banded ridge decomposes a scaled copy for each draw.
+    jobs = 1 if mode == "targets" else k
+    kernels = 0  # the dual's kernel phase
     if method == "primal":
-        # the design, the Gram of all samples, X^T Y of every target and the
-        # coefficients (written while X^T Y is freed, batch by batch, for
-        # plain ridge; banded ridge refits from every batch, so both live)
-        fixed = n * p + p**2 + (3 if banded else 2) * p * t
-        # the refit: the (scaled) Gram and its eigendecomposition (eigh's
-        # workspace is another 2 p^2), one batch's products
-        serial = 4 * p**2 + 3 * p * b + n * b
-        # a fold's training Gram, a draw's scaled copy, its eigenvectors and
-        # eigh's workspace, the held-out design twice and in the eigenbasis;
-        # per batch the held-out targets and predictions, the projections
+        # the design, the Gram of all samples and X^T Y of every target; per
+        # fold the training Gram, a draw's scaled copy, its eigenvectors and
+        # workspace, the held-out design twice and in the eigenbasis; per
+        # batch the held-out targets, predictions and the scores' temporaries
+        held = n * p + p**2 + p * t
         per_job = (4 + banded) * p**2 + 3 * n_test * p
-        # held-out targets, predictions and the scores' temporaries
         per_batch = 5 * n_test + 3 * p
+        # the refit (the design released): the Gram, a draw's copy, eigh's
+        # workspace; then X^T Y and the coefficients side by side (plain
+        # ridge frees X^T Y batch by batch), banded ridge a draw's share
+        refit = p**2 + banded * p**2 + max(2 * p**2 + p * t, (2 + banded) * p * t)
+        refit += 3 * p * b + n * b
     elif standardize:
-        # the design and the kernel of all samples (refit); per fold a copy
-        # of the training design, its kernel, eigenvectors and workspace, the
-        # held-out kernel block, and per batch the training targets,
-        # projections, held-out targets and predictions
-        fixed = n * p + n**2 + (0 if keep_dual else p * t) + n * t * keep_dual
-        serial = 3 * n**2 + 3 * n * b + p * b
+        # the design; per fold a copy of the training design, its kernel,
+        # eigenvectors and workspace, the held-out kernel blocks
+        held = n * p
         per_job = n_train * p + 4 * n_train**2 + 2 * n_test * (n_train + p)
         per_batch = 3 * n_train + 5 * n_test
+        # the refit: the kernel of all samples, eigh's workspace, then the
+        # coefficients (and the design for the primal ones)
+        out = n * t if keep_dual else p * t
+        refit = n * p + n**2 + max(2 * n**2, out + 3 * n * b + p * b)
     else:
-        # the design (released after the kernels when the dual is kept), the
-        # kernel of each space, and the coefficients (primal or dual)
-        fixed = n_spaces * n**2 + (n * t if keep_dual else p * t + n * p)
-        # the kernels are formed while the design is alive
-        fixed = max(fixed, n * p + n_spaces * n**2)
-        # the refit: a draw's kernel, its eigendecomposition and workspace,
-        # one batch of targets and its products (and X^T dual for coef)
-        serial = 4 * n**2 + 3 * n * b + (0 if keep_dual else p * b)
-        # a draw's kernel (banded), the fold's training block, its
+        # the kernel of each space (formed while the design is alive), and
+        # the design unless the dual coefficients are kept
+        kernels = n * p + n_spaces * n**2
+        held = n_spaces * n**2 + (0 if keep_dual else n * p)
+        # per fold a draw's kernel (banded), the training block, its
         # eigenvectors and workspace, the held-out block twice
         per_job = banded * n**2 + 3 * n_train**2 + 2 * n_test * n_train
         per_batch = 3 * n_train + 5 * n_test
+        # the refit: a draw's kernel (banded), eigh's workspace, then the
+        # dual or primal coefficients and one batch's products
+        out = n * t if keep_dual else p * t
+        refit = held + banded * n**2
+        refit += max(2 * n**2, out + 3 * n * b + (0 if keep_dual else p * b))
+    if mode == "targets":
+        # every fold's decomposition is held while the shares are scored:
+        # eigenvectors, the held-out design (or kernel block) in the
+        # eigenbasis and, primal, the held-out design
+        m = p if method == "primal" else n_train
+        held += n_folds * (m**2 + (1 + (method == "primal")) * n_test * m)
+    cv = held + jobs * per_job + k * per_batch * b
     # held-out scores of every draw, alpha and target (the sum over folds and
     # one per job), the null scores and the selection (float64)
-    scores = 8 // itemsize * (n_parallel + 2) * (n_draws * n_alphas + 2) * t
-    need = fixed + scores + max(serial, n_parallel * (per_job + per_batch * b))
-    del n_folds
+    scores = 8 // itemsize * (k + 2) * (n_draws * n_alphas + 2) * t
+    need = scores + max(kernels, cv, refit)
     # 10 % for the temporaries of numpy expressions and small arrays
     return int(1.1 * itemsize * need)
 
@@ -635,19 +649,7 @@ def _solve(
         shared["Xb"] = Xb
         shared["gram"] = Xb.T @ Xb
         shared["col_sum"] = Xb.sum(0)
-        if mode == "targets":
-            # X^T Y is target work too: each job computes its share's
-            jobs = (
-                delayed(_cross_products_job)(
-                    B.name, Xb, Y[:, share], y_mean[share], local, dtype
-                )
-                for share, _, _, local in _shares(batches, n_chunks)
-            )
-            XtY, y_sum = [], []
-            for part_xty, part_sum in Parallel(n_jobs=n_jobs, prefer="threads")(jobs):
-                XtY += part_xty
-                y_sum += part_sum
-        else:
+        if mode == "folds":  # else each share's job computes its own
             XtY, y_sum = _cross_products(B, Xb, Y, y_mean, batches, dtype)
     elif standardize:
         shared["Xb"] = Xb
@@ -677,7 +679,7 @@ def _solve(
         "dtype": dtype,
     }
     n_folds = len(folds)
-    n_steps = n_folds * n_chunks + 1
+    n_steps = (1 if mode == "targets" else n_folds) * n_chunks + 1
     scores = np.zeros((n_draws, alphas.size, n_targets), dtype=np.float64)
     null_scores = np.zeros(n_targets, dtype=np.float64)
     done = 0
@@ -712,36 +714,48 @@ def _solve(
             if progress is not None:
                 progress(done, n_steps)
     else:
-        shares = _shares(batches, n_chunks)
+        # Every fold decomposed once, here; then one job per share of the
+        # targets scores them on every fold (joblib sends the decompositions
+        # to each worker once, and each share of the targets once).
+        decompositions = []
         for train, test in folds:
             parts = _fold_parts(B, train, test, **shared, **common)
             dec = _draw_decomposition(B, parts, None, col_space, shared, **common)
-            jobs = (
-                delayed(_share_job)(
-                    B.name,
-                    dec,
-                    parts,
-                    train,
-                    test,
-                    alphas,
-                    local,
-                    Y[:, share],
-                    y_mean[share],
-                    XtY=None if XtY is None else XtY[first:last],
-                    y_sum=None if y_sum is None else y_sum[first:last],
-                    **common,
-                )
-                for share, first, last, local in shares
-            )
-            for (share, *_), (part, part_null) in zip(
-                shares, parallel(jobs), strict=True
-            ):
-                scores[0, :, share] += part
-                null_scores[share] += part_null
-                done += 1
-                if progress is not None:
-                    progress(done, n_steps)
+            # only what scoring reads is kept (and shipped) for each fold
+            for name in ("gram_train", "X_test_fold", "kernel_train", "kernel_test"):
+                parts.pop(name, None)
+            decompositions.append((parts, dec))
             del parts, dec
+        shares = _shares(batches, n_chunks)
+        jobs = (
+            delayed(_share_job)(
+                B.name,
+                decompositions,
+                folds,
+                alphas,
+                local,
+                Y[:, share],
+                y_mean[share],
+                Xb=shared["Xb"] if method == "primal" else None,
+                **common,
+            )
+            for share, _, _, local in shares
+        )
+        XtY = y_sum = None
+        if method == "primal":
+            XtY, y_sum = [], []
+        for (share, *_), (part, part_null, part_xty, part_sum) in zip(
+            shares, parallel(jobs), strict=True
+        ):
+            scores[0, :, share] = part
+            null_scores[share] = part_null
+            if XtY is not None:
+                XtY += part_xty
+                y_sum += part_sum
+            done += 1
+            if progress is not None:
+                progress(done, n_steps)
+        del decompositions, jobs
     scores /= n_folds
     null_scores /= n_folds
 
@@ -906,11 +920,6 @@ def _cross_products(B, Xb, Y, y_mean, batches, dtype):
     return XtY, y_sum
 
 
-def _cross_products_job(backend_name, Xb, Y, y_mean, batches, dtype):
-    B = importlib.import_module(f"himalaya.backend.{backend_name}")
-    return _cross_products(B, Xb, Y, y_mean, batches, dtype)
-
-
 def _fold_job(
     backend_name,
     train,
@@ -977,11 +986,36 @@ def _fold_job(
     return out, null_scores
 
 
-def _share_job(backend_name, *args, **kwargs):
-    """Held-out scores of one share of the targets from a fold's
-    decomposition (:func:`_score_batches` in a joblib worker)."""
+def _share_job(
+    backend_name, decompositions, folds, alphas, batches, Y, y_mean, *, Xb, **common
+):
+    """Held-out scores of one share of the targets, summed over the folds,
+    from every fold's decomposition; with the share's X^T Y (primal), which
+    the refit reuses."""
     B = importlib.import_module(f"himalaya.backend.{backend_name}")
-    return _score_batches(B, *args, cache=None, **kwargs)
+    XtY = y_sum = None
+    if Xb is not None:
+        XtY, y_sum = _cross_products(B, Xb, Y, y_mean, batches, common["dtype"])
+    scores = null_scores = 0.0
+    for (parts, dec), (train, test) in zip(decompositions, folds, strict=True):
+        fold_scores, fold_null = _score_batches(
+            B,
+            dec,
+            parts,
+            train,
+            test,
+            alphas,
+            batches,
+            Y,
+            y_mean,
+            XtY=XtY,
+            y_sum=y_sum,
+            cache=None,
+            **common,
+        )
+        scores = scores + fold_scores
+        null_scores = null_scores + fold_null
+    return scores, null_scores, XtY, y_sum
 
 
 def _fold_parts(
