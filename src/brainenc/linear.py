@@ -123,8 +123,8 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         means 1 unless in a :func:`joblib.parallel_config` context, -1 means
         all cores): the cross-validation folds (and shares of the draws of
         space weights with ``banded=True``), or, when the targets dominate
-        the cost (many targets, a small design), shares of the targets of
-        each fold, scored from the fold's one decomposition. Under
+        the cost (many targets, a small design), shares of the targets,
+        each scored on every fold from the fold's one decomposition. Under
         ``joblib.parallel_config(backend="dask")`` they run on a dask
         cluster. The answer does not depend on it.
     feature_spaces : dict, default=None
