@@ -348,6 +348,77 @@ def tool_mne_tdr_cv(d):
     return fit
 
 
+def _space_columns(d):
+    """Columns of the hand-delayed design in each feature space."""
+    n_delays = d["delays"].size
+    bounds = np.cumsum((0,) + tuple(d["spaces"]))
+    return [
+        np.arange(start * n_delays, stop * n_delays)
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+
+
+def tool_brainenc_banded(d):
+    from brainenc import DelayedRidge
+
+    def fit(d):
+        spaces = {f"space{i}": int(size) for i, size in enumerate(d["spaces"])}
+        model = DelayedRidge(
+            delays=d["delays"],
+            alphas=d["alphas"],
+            cv=d["folds"],
+            feature_spaces=spaces,
+            banded=True,
+            n_iter=_common.N_ITER,
+            random_state=d["seed"],
+            backend="numpy",
+        )
+        model.fit(d["X"], d["Y"], groups=d["groups"])
+
+        def predict(X, groups):
+            return model.predict(X, groups=groups)
+
+        note = f"solver_={model.solver_}; {_common.N_ITER} draws, seed {d['seed']}"
+        return predict, model.space_alphas_, {"cv": "5 run folds", "note": note}
+
+    return fit
+
+
+def tool_himalaya_banded(d):
+    from himalaya.backend import set_backend
+    from himalaya.ridge import BandedRidgeCV
+
+    backend = set_backend("numpy")
+
+    def fit(d):
+        Xd = _common.delay(d["X"], d["delays"], d["groups"])
+        groups = np.empty(Xd.shape[1], dtype=int)
+        for i, cols in enumerate(_space_columns(d)):
+            groups[cols] = i
+        model = BandedRidgeCV(
+            groups=groups,
+            solver_params={
+                "n_iter": _common.N_ITER,
+                "alphas": d["alphas"],
+                "progress_bar": False,
+            },
+            fit_intercept=True,
+            cv=d["folds"],
+            random_state=d["seed"],
+        )
+        model.fit(Xd, d["Y"])
+
+        def predict(X, groups):
+            pred = model.predict(_common.delay(X, d["delays"], groups))
+            return np.asarray(backend.to_numpy(pred))
+
+        space_alphas = np.exp(-np.asarray(backend.to_numpy(model.deltas_)))
+        note = f"random search, {_common.N_ITER} draws, seed {d['seed']}, numpy"
+        return predict, space_alphas, {"cv": "5 run folds", "note": note}
+
+    return fit
+
+
 TOOL_FUNCS = {
     "reference": tool_reference,
     "brainenc": _tool_brainenc("auto"),
@@ -360,6 +431,8 @@ TOOL_FUNCS = {
     "mtrf": tool_mtrf,
     "mne_tdr": tool_mne_tdr,
     "mne_tdr_cv": tool_mne_tdr_cv,
+    "brainenc_banded": tool_brainenc_banded,
+    "himalaya_banded": tool_himalaya_banded,
 }
 
 

@@ -76,7 +76,28 @@ SIZES = {
         "delays": tuple(range(50)),
         "tr": 0.2,  # stretches the generator's HRF-shaped kernel over the 50 lags
     },
+    # banded ridge (issue 15): three feature spaces, each target a random mix
+    # of them (make_multispace_data, Dirichlet(1, 1, 1) shares per target)
+    "banded": {
+        "n_samples": 2400,
+        "n_features": 300,
+        "spaces": (100, 100, 100),
+        "n_targets": 300,
+        "delays": (1, 2, 3, 4),
+        "tr": 2.0,
+    },
+    # wide design and many targets (issue 15): two 2048-wide spaces x 4 delays
+    # = 16 384 delayed columns > 8000 samples, so the dual is used
+    "llm_voxels": {
+        "n_samples": 8000,
+        "n_features": 4096,
+        "n_targets": 20000,
+        "delays": (1, 2, 3, 4),
+        "tr": 2.0,
+    },
 }
+#: Draws of space weights of the banded tools (the issue's setting).
+N_ITER = 20
 SNR = 0.5
 
 #: Tools, in table order: name -> (what it does, how its alpha is selected).
@@ -92,7 +113,18 @@ TOOLS = {
     "mtrf": "mTRFpy TRF.train, k=5 over the same runs",
     "mne_tdr": "MNE ReceptiveField + TimeDelayingRidge, ONE alpha",
     "mne_tdr_cv": "MNE ReceptiveField + TimeDelayingRidge, 5 folds x 9 alphas",
+    "brainenc_banded": "brainenc DelayedRidge(banded=True), N_ITER draws",
+    "himalaya_banded": "himalaya BandedRidgeCV (random search), N_ITER draws",
 }
+
+#: Sizes without a reference row: size -> the reason.
+NO_REFERENCE = {
+    "llm_voxels": "the primal reference would decompose a 16384 x 16384 Gram "
+    "per fold (hours, and 1 GiB per copy)",
+}
+
+#: Tools compared with another tool than the reference: name -> that tool.
+COMPARE_WITH = {"brainenc_banded": "himalaya_banded"}
 
 #: (tool, size) pairs skipped by default, with the reason (``--force`` runs them).
 SKIP = {
@@ -124,16 +156,36 @@ def generate_data(size, seed):
     spec = SIZES[size]
     n_runs = N_RUNS + N_TEST_RUNS
     n_total = spec["n_samples"] * n_runs // N_RUNS
-    X, y, groups, _ = make_encoding_data(
-        n_samples=n_total,
-        n_features=spec["n_features"],
-        n_targets=spec["n_targets"],
-        n_runs=n_runs,
-        delays=np.asarray(spec["delays"]),
-        tr=spec["tr"],
-        snr=SNR,
-        random_state=seed,
-    )
+    if "spaces" in spec:
+        from brainenc.datasets import make_multispace_data
+
+        shares = np.random.default_rng(seed).dirichlet(
+            np.ones(len(spec["spaces"])), spec["n_targets"]
+        )
+        X, y, groups, _ = make_multispace_data(
+            n_samples=n_total,
+            space_sizes=spec["spaces"],
+            n_targets=spec["n_targets"],
+            shares=shares.T,
+            n_runs=n_runs,
+            delays=np.asarray(spec["delays"]),
+            tr=spec["tr"],
+            snr=SNR,
+            random_state=seed,
+        )
+    elif size == "llm_voxels":
+        X, y, groups = _llm_voxels_data(spec, n_total, n_runs, seed)
+    else:
+        X, y, groups, _ = make_encoding_data(
+            n_samples=n_total,
+            n_features=spec["n_features"],
+            n_targets=spec["n_targets"],
+            n_runs=n_runs,
+            delays=np.asarray(spec["delays"]),
+            tr=spec["tr"],
+            snr=SNR,
+            random_state=seed,
+        )
     train = groups < N_RUNS
     out = data_path(size, seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,6 +202,48 @@ def generate_data(size, seed):
             arr = arr.astype(np.float32)
         np.save(out / f"{name}.npy", np.ascontiguousarray(arr))
     (out / "done").write_text("ok")
+
+
+def _llm_voxels_data(spec, n_total, n_runs, seed):
+    """float32 data of the llm_voxels size, generated in blocks of targets.
+
+    ``make_encoding_data`` at this size would hold several float64 copies of
+    a 9600 x 20000 response matrix; here the responses are a low-rank
+    signal (64 latent HRF-delayed components of AR(1) features) plus noise
+    at ``SNR``, built block by block in float32.
+    """
+    rng = np.random.default_rng(seed)
+    n_features, n_targets = spec["n_features"], spec["n_targets"]
+    delays = np.asarray(spec["delays"])
+    groups = np.repeat(np.arange(n_runs), n_total // n_runs)
+    X = np.empty((n_total, n_features), dtype=np.float32)
+    noise = rng.standard_normal((n_total, n_features), dtype=np.float32)
+    X[0] = noise[0]
+    for t in range(1, n_total):  # AR(1) features, restarting in every run
+        restart = groups[t] != groups[t - 1]
+        X[t] = noise[t] if restart else 0.5 * X[t - 1] + 0.866 * noise[t]
+    del noise
+    n_latent = 64
+    mixing = rng.standard_normal((n_features, n_latent)).astype(np.float32)
+    latent = np.zeros((n_total, n_latent), dtype=np.float32)
+    hrf = np.array([0.2, 0.5, 0.25, 0.05], dtype=np.float32)[: delays.size]
+    for k, lag in enumerate(delays):
+        shifted = np.zeros_like(X)
+        for run in np.unique(groups):
+            rows = np.flatnonzero(groups == run)
+            shifted[rows[lag:]] = X[rows[: rows.size - lag]]
+        latent += hrf[k] * (shifted @ mixing)
+        del shifted
+    latent /= latent.std(axis=0)
+    y = np.empty((n_total, n_targets), dtype=np.float32)
+    for start in range(0, n_targets, 2000):
+        stop = min(start + 2000, n_targets)
+        weights = rng.standard_normal((n_latent, stop - start)).astype(np.float32)
+        block = latent @ weights
+        block /= block.std(axis=0)
+        block += rng.standard_normal(block.shape, dtype=np.float32) / np.sqrt(SNR)
+        y[:, start:stop] = block
+    return X, y, groups
 
 
 def ensure_data(size, seed):
@@ -172,6 +266,8 @@ def load_data(size, seed):
     d["delays"] = np.asarray(SIZES[size]["delays"])
     d["alphas"] = np.asarray(ALPHAS)
     d["folds"] = make_folds(d["groups"])
+    d["spaces"] = SIZES[size].get("spaces", (SIZES[size]["n_features"],))
+    d["seed"] = seed
     return d
 
 
@@ -286,20 +382,28 @@ def add_agreement(reports, workdir, size, seed):
             rep["agree_with"] = f"ridge at alpha={rep['fixed_alpha']:g}"
         if target is None:
             continue
+        other = COMPARE_WITH.get(rep["tool"])
+        if other is not None and (workdir / f"{other}_pred.npy").exists():
+            target = np.load(workdir / f"{other}_pred.npy")
+            rep["agree_with"] = other
         r = per_target_corr(pred, target)
         rep["agree_median"] = float(np.nanmedian(r))
         rep["agree_min"] = float(np.nanmin(r))
         rep["agree_frac_099"] = float(np.mean(r > 0.99))
         alpha_file = workdir / f"{rep['tool']}_alphas.npy"
+        compare_alphas = ref_alphas
+        if other is not None and (workdir / f"{other}_alphas.npy").exists():
+            compare_alphas = np.load(workdir / f"{other}_alphas.npy")
         if (
-            ref_alphas is not None
+            compare_alphas is not None
             and alpha_file.exists()
             and rep.get("fixed_alpha") is None
         ):
             alphas = np.load(alpha_file)
-            rep["same_alpha"] = float(
-                np.mean(np.isclose(alphas, ref_alphas, rtol=1e-3))
-            )
+            if alphas.shape == compare_alphas.shape:
+                rep["same_alpha"] = float(
+                    np.mean(np.isclose(alphas, compare_alphas, rtol=1e-3))
+                )
 
 
 def machine_info():
@@ -416,8 +520,11 @@ def format_table(reports, size):
 
 def _size_line(size):
     s = SIZES[size]
+    spaces = ""
+    if "spaces" in s:
+        spaces = f" ({len(s['spaces'])} spaces, banded tools {N_ITER} draws)"
     return (
-        f"n={s['n_samples']} p={s['n_features']}x{len(s['delays'])} "
+        f"n={s['n_samples']} p={s['n_features']}x{len(s['delays'])}{spaces} "
         f"t={s['n_targets']} ({N_RUNS} runs, {N_FOLDS} folds of whole runs, "
         f"{len(ALPHAS)} alphas {ALPHAS[0]:g}..{ALPHAS[-1]:g}, float32, 1 BLAS thread)"
     )
@@ -460,7 +567,10 @@ def main(default_tools, description):
     for size in args.size:
         ensure_data(size, args.seed)
         tools = list(args.tools)
-        if "reference" not in tools:
+        if size in NO_REFERENCE:
+            print(f"[{size}] reference: skipped ({NO_REFERENCE[size]})")
+            tools = [tool for tool in tools if tool != "reference"]
+        elif "reference" not in tools:
             tools.insert(0, "reference")  # ratios and agreement need it
         reports = []
         with tempfile.TemporaryDirectory(prefix=f"bench_{size}_") as workdir:
@@ -490,6 +600,19 @@ def main(default_tools, description):
             add_agreement(reports, workdir, size, args.seed)
         print()
         print(format_table(reports, size))
+        spec = SIZES[size]
+        design_mb = spec["n_samples"] * spec["n_features"] * len(spec["delays"]) * 4
+        targets_mb = spec["n_samples"] * spec["n_targets"] * 4
+        data_mb = (design_mb + targets_mb) / 2**20
+        ratios = [
+            f"{r['tool']} {(r['peak_rss_mb'] - r['rss_before_mb']) / data_mb:.2f}x"
+            for r in reports
+            if "error" not in r
+        ]
+        print(
+            f"\ndelayed design + targets (float32): {design_mb / 2**20:.0f} + "
+            f"{targets_mb / 2**20:.0f} MB; fit +MB / that: " + ", ".join(ratios)
+        )
         ref = next((r for r in reports if r["tool"] == "reference"), {})
         if ref.get("blas"):
             print("\nBLAS: " + "; ".join(ref["blas"]))

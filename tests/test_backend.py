@@ -92,3 +92,77 @@ def test_auto_does_not_import_torch_without_a_gpu():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert result.returncode == 0, result.stderr.decode()
+
+
+def _fake_gpus(monkeypatch, count):
+    """Make torch see ``count`` CUDA devices."""
+    import brainenc._backend
+
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: count > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    monkeypatch.setattr(brainenc._backend, "_cuda_available", lambda: count > 0)
+
+
+def test_cuda_device_index_is_checked_against_the_devices_torch_sees(monkeypatch):
+    _fake_gpus(monkeypatch, 2)
+    assert resolve_backend("torch_cuda:1") == "torch_cuda:1"
+    assert resolve_backend("torch_cuda:0") == "torch_cuda:0"
+    with pytest.raises(
+        ValueError,
+        match=r"^backend='torch_cuda:2' asks for CUDA device 2, but torch sees 2 "
+        r"CUDA devices \(devices 0-1\)\. Use an index below 2",
+    ):
+        resolve_backend("torch_cuda:2")
+    _fake_gpus(monkeypatch, 1)
+    with pytest.raises(ValueError, match=r"sees 1 CUDA device \(device 0\)"):
+        resolve_backend("torch_cuda:1")
+    _fake_gpus(monkeypatch, 0)
+    with pytest.raises(
+        ValueError,
+        match=r"^backend='torch_cuda:0' asks for a CUDA GPU, but torch sees none",
+    ):
+        resolve_backend("torch_cuda:0")
+
+
+def test_cuda_device_index_reaches_fit_and_bad_names_are_refused(monkeypatch):
+    X, y, groups, _ = make_encoding_data(
+        n_samples=200, n_features=3, n_targets=2, n_runs=2, random_state=0
+    )
+    _fake_gpus(monkeypatch, 1)
+    with pytest.raises(ValueError, match="asks for CUDA device 3, but torch sees 1"):
+        DelayedRidge(backend="torch_cuda:3").fit(X, y, groups=groups)
+    for bad in ("torch_cuda:", "torch_cuda:x", "cuda:0", "torch_cuda:-1"):
+        with pytest.raises(
+            ValueError,
+            match=r"'backend' parameter of DelayedRidge must be a str among .* or "
+            r"'torch_cuda:N' \(N a CUDA device index\)",
+        ):
+            DelayedRidge(backend=bad).fit(X, y, groups=groups)
+    with pytest.raises(ValueError, match="or 'torch_cuda:N' .* got 'cuda:0'"):
+        resolve_backend("cuda:0")
+
+
+def test_device_context_makes_the_device_current(monkeypatch):
+    from brainenc._backend import device_context
+
+    torch = pytest.importorskip("torch")
+    entered = []
+
+    class FakeDevice:
+        def __init__(self, index):
+            entered.append(index)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            entered.append("exit")
+
+    monkeypatch.setattr(torch.cuda, "device", FakeDevice)
+    with device_context("torch_cuda:1"):
+        assert entered == [1]
+    assert entered == [1, "exit"]
+    with device_context("numpy"), device_context("torch_cuda"):
+        pass
+    assert entered == [1, "exit"]

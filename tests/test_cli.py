@@ -603,7 +603,7 @@ def _break_nothing(root):
             _break_nothing,
             ["--param", "lambda=3"],
             "unknown parameter 'lambda' for model 'delayed-ridge'; valid parameters: "
-            "alphas, backend,",
+            "alpha_per_target, alphas, backend,",
         ),
         (_break_nothing, ["--param", "alphas"], "--param expects KEY=VALUE, got"),
         (

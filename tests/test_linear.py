@@ -133,6 +133,7 @@ def test_cv_scores_equal_sklearn_fitted_on_training_runs_only(
         cv=folds,
         standardize=standardize,
         scoring=scoring,
+        alpha_per_target=True,
         solver=solver,
         backend="numpy",
         dtype="float64",
@@ -407,6 +408,7 @@ def test_feature_constant_on_training_runs_is_not_blown_up(backend, solver):
         alphas=alphas,
         cv=folds,
         standardize=True,
+        scoring="neg_mean_squared_error",
         solver=solver,
         backend=backend,
         dtype="float64",
@@ -453,13 +455,43 @@ def test_default_cv_uses_leave_one_run_out_silently_with_few_runs(data):
 def test_targets_without_signal_do_not_trigger_the_edge_warning(data):
     X, y, groups, _ = data
     noise = np.random.default_rng(0).standard_normal(y.shape)
-    model = DelayedRidge(alphas=ALPHAS, backend="numpy")
+    model = DelayedRidge(
+        alphas=ALPHAS,
+        scoring="neg_mean_squared_error",
+        alpha_per_target=True,
+        backend="numpy",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(X, noise, groups=groups)
     # the noise targets did choose the largest alpha: the warning was right to
     # stay silent, not blind
     assert np.mean(model.best_alphas_ == ALPHAS[-1]) > 0.5
+    # by Pearson r, shared or per target, noise has no best alpha either: the
+    # curves are flat where chance puts their maximum
+    for seed in range(4):
+        noise = np.random.default_rng(seed).standard_normal(y.shape)
+        for per_target in (False, True):
+            model = DelayedRidge(
+                alphas=ALPHAS, alpha_per_target=per_target, backend="numpy"
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                model.fit(X, noise, groups=groups)
+
+
+def test_shared_alpha_on_the_edge_warns_once_for_all_targets(data):
+    X, y, groups, _ = data
+    with pytest.warns(
+        UserWarning,
+        match=r"^60 of 60 targets chose the smallest alpha of the grid \(1e\+06\), "
+        r"shared by all targets \(alpha_per_target=False\); the best alpha may lie "
+        r"outside it\. Extend alphas to smaller values\.$",
+    ) as record:
+        DelayedRidge(
+            alphas=[1e6, 1e7, 1e8], alpha_per_target=False, backend="numpy"
+        ).fit(X, y, groups=groups)
+    assert record[0].filename == __file__  # the user's line, not brainenc's
 
 
 def test_fit_refused_up_front_when_memory_would_not_suffice(data, monkeypatch):
@@ -489,6 +521,15 @@ def test_fit_refused_up_front_when_memory_would_not_suffice(data, monkeypatch):
             (2000, 60, 500),
             {"banded": True, "feature_spaces": {"a": 30, "b": 30}, "n_iter": 3},
         ),
+        # dual coefficients kept: 800 columns > 480 samples, many targets
+        ((600, 200, 4000), {}),
+        ((600, 200, 4000), {"standardize": True}),
+        (
+            (600, 200, 2000),
+            {"banded": True, "feature_spaces": {"a": 80, "b": 120}, "n_iter": 3},
+        ),
+        ((1500, 30, 6000), {"n_jobs": 2}),  # shares of the targets per fold
+        ((1500, 40, 3), {"patterns": True}),
     ],
 )
 def test_memory_estimate_bounds_the_measured_peak(shape, params, monkeypatch):
@@ -525,3 +566,65 @@ def test_memory_estimate_bounds_the_measured_peak(shape, params, monkeypatch):
         tracemalloc.stop()
     ratio = estimates[0] / peak
     assert 1 <= ratio <= 3, f"estimate {ratio:.2f} x the peak of {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_patterns_equal_haufe_formula_computed_by_hand(n_targets):
+    # A backward model (decoder): channels -> stimulus features. The patterns
+    # are cov(X_delayed) W inv(cov(y_pred)) on the training data (Haufe et
+    # al., 2014), from numpy's covariance of the delayed channels and of the
+    # model's own training predictions.
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(4), 150)
+    stimulus = rng.standard_normal((600, n_targets))
+    mixing = rng.standard_normal((n_targets, 8))
+    channels = stimulus @ mixing + rng.standard_normal((600, 8))
+    y = stimulus[:, 0] if n_targets == 1 else stimulus
+    model = DelayedRidge(
+        delays=[-2, -1, 0], patterns=True, backend="numpy", dtype="float64"
+    ).fit(channels, y, groups=groups)
+    Xd = delay_features(channels, [-2, -1, 0], groups)
+    W = np.atleast_2d(model.coef_).T
+    pred = np.atleast_2d(model.predict(channels, groups=groups).T).T
+    cov_y = np.atleast_2d(np.cov(pred, rowvar=False))
+    expected = (np.cov(Xd, rowvar=False) @ W @ np.linalg.inv(cov_y)).T
+    assert model.patterns_.shape == model.coef_.shape
+    np.testing.assert_allclose(
+        np.atleast_2d(model.patterns_), expected, rtol=1e-8, atol=1e-12
+    )
+    # patterns, unlike the weights, are the forward mixing of the sources:
+    # at delay 0 they recover each stimulus' channel topography
+    at_zero = np.atleast_2d(model.patterns_).reshape(n_targets, 8, 3)[:, :, 2]
+    for k in range(n_targets):
+        assert abs(np.corrcoef(at_zero[k], mixing[k])[0, 1]) > 0.95
+    assert not hasattr(DelayedRidge(backend="numpy").fit(Xd, y), "patterns_")
+
+
+def test_feature_spaces_attribute_lists_each_space_columns(data):
+    X, y, groups, _ = data
+    spaces = {"b": [5, 1, 3], "a": slice(6, 12), "c": [0, 2, 4]}
+    model = DelayedRidge(feature_spaces=spaces, backend="numpy", cv=3)
+    model.fit(X, y, groups=groups)
+    assert model.space_names_ == ["b", "a", "c"]
+    assert list(model.feature_spaces_) == ["b", "a", "c"]
+    np.testing.assert_array_equal(model.feature_spaces_["b"], [1, 3, 5])
+    np.testing.assert_array_equal(model.feature_spaces_["a"], np.arange(6, 12))
+    # a refit without spaces drops them
+    model.set_params(feature_spaces=None).fit(X, y, groups=groups)
+    assert not hasattr(model, "feature_spaces_")
+
+
+def test_dual_model_pickles_and_predicts(tmp_path):
+    import pickle
+
+    X, y, groups, _ = make_encoding_data(
+        n_samples=300, n_features=100, n_targets=500, n_runs=5, random_state=0
+    )
+    model = DelayedRidge(backend="numpy").fit(X, y, groups=groups)
+    assert hasattr(model, "dual_coef_")
+    loaded = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(
+        loaded.predict(X, groups=groups), model.predict(X, groups=groups)
+    )
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+    assert loaded.coef_delays_.shape == (500, 100, 4)
