@@ -159,10 +159,8 @@ class ResponseSpace:
         """JSON-serialisable description (for summaries and model files)."""
         return {"kind": self.kind, "n_targets": self.n_targets}
 
-    # -- what each kind implements
-
-    def _read_run(self, item, *, dtype):  # pragma: no cover - array files: io.py
-        raise NotImplementedError
+    # -- what each kind implements (the subclasses also read a run of
+    # responses, ``_read_run``; array files are read by brainenc.io)
 
     def _image(self, values, *, fill_value, dtype, names):
         out = np.asarray(values, dtype=dtype)
