@@ -24,6 +24,7 @@ from ._validation import (
     check_numeric,
     check_y,
     n_rows,
+    user_stacklevel,
 )
 
 __all__ = [
@@ -399,7 +400,7 @@ def noise_ceiling_repeats(responses, *, n_average=None):
             f"{int(constant.sum())} of {constant.size} targets have constant "
             "responses; their noise ceiling is set to 0.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         ncsnr = np.where(
@@ -578,7 +579,7 @@ def normalized_correlation(r, ceiling):
             f"{n_bad} of {defined.size} noise ceilings are 0, negative or not "
             "finite; their normalized correlation is set to NaN.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return float(out) if out.ndim == 0 else out
 
@@ -752,14 +753,14 @@ def _warn_undefined(too_few, constant, where, what):
             f"{int(too_few.sum())} of {n_targets} targets have fewer than 2 "
             f"samples where y_true is not NaN; their {what} is set to 0.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     if np.any(constant):
         warnings.warn(
             f"{int(constant.sum())} of {n_targets} targets have zero variance in "
             f"{where}; their {what} is set to 0.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, GroupKFold
 from sklearn.utils import indexable
 
-from ._validation import check_groups, check_int, run_starts
+from ._validation import check_groups, check_int, run_starts, user_stacklevel
 
 __all__ = ["BlockedKFold", "check_run_cv"]
 
@@ -277,6 +277,7 @@ def _estimator_folds(cv, groups, n_samples):
             f"cv={cv} asks for more folds than the {n_runs} runs in groups; "
             f"using leave-one-run-out ({n_runs} folds).",
             UserWarning,
+            stacklevel=user_stacklevel(),
         )
         cv = n_runs
     return check_run_cv(cv, groups if n_runs > 1 else None, n_samples=n_samples)

@@ -51,6 +51,7 @@ from ._validation import (
     check_int,
     check_numeric,
     run_slices,
+    user_stacklevel,
 )
 from .metrics import _as_numeric, _centred, pearson_r
 
@@ -1102,7 +1103,7 @@ def _default_block_length(y_true, y_pred, runs, what="test"):
             f"block_length={max_lag}, with which the {what} may be too "
             f"optimistic. {advice}",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         length = max_lag
     return length
