@@ -376,6 +376,16 @@ def test_make_layered_data_signal_comes_from_the_driving_layers():
 
     assert_array_equal(truth.driving_layers, [1, 3])
     assert_allclose(r2([1, 3]), 1.0, atol=1e-10)
+    # ... and it is the mean over the context of each unit: linear in the
+    # running mean of each driving-layer column (3 per space, not 9).
+    means = []
+    for s, layer in enumerate([1, 3]):
+        block = X[:, truth.feature_spaces[f"space{s}"]].reshape(1200, 4, 3)[:, layer]
+        delayed = delay_features(block, [0, 1, 2], groups).reshape(1200, 3, 3)
+        means.append(delayed.mean(axis=2))  # feature-major: unit, then delay
+    D = np.hstack(means + [np.ones((1200, 1))])
+    fit = D @ np.linalg.lstsq(D, truth.y_clean, rcond=None)[0]
+    assert_allclose(fit, truth.y_clean, atol=1e-8)
     assert np.all(r2([0, 3]) < 0.95)
     assert np.all(r2([1, 2]) < 0.95)
     # Without noise, y is y_clean; the context never crosses a run.

@@ -191,11 +191,7 @@ def make_encoding_data(
         )
     rng = check_random_state(random_state)
 
-    # Runs: contiguous, near-equal lengths (the first n_samples % n_runs runs
-    # hold one sample more).
-    lengths = np.full(n_runs, n_samples // n_runs)
-    lengths[: n_samples % n_runs] += 1
-    groups = np.repeat(np.arange(n_runs), lengths)
+    lengths, groups = _runs(n_samples, n_runs)
 
     # Features: independent stationary AR(1) processes per run and column.
     X = _ar1_features(rng, lengths, n_features, rho)
@@ -223,18 +219,7 @@ def make_encoding_data(
 
     y_clean = delay_features(X, delays, groups) @ coef.reshape(n_targets, -1).T
 
-    noise = rng.standard_normal((n_samples, n_targets))
-    if np.isinf(snr):
-        noise[:] = 0.0
-    else:
-        noise_var = noise.var(axis=0)
-        signal_var = y_clean.var(axis=0)
-        if np.any(signal_var <= 0) or np.any(noise_var <= 0):
-            raise ValueError(
-                "cannot set the snr of a target whose signal or noise is "
-                f"constant; use more samples (n_samples={n_samples})."
-            )
-        noise *= np.sqrt(signal_var / (snr * noise_var))
+    noise = _scaled_noise(rng.standard_normal((n_samples, n_targets)), y_clean, snr)
     y = y_clean + noise
 
     truth = Bunch(
@@ -373,15 +358,12 @@ def make_multispace_data(
             random_state=seed,
         )
         blocks.append(X_space)
-        responses.append((y_space - y_space.mean(0)) / y_space.std(0))
+        responses.append(_standardize_columns(y_space))
     y_clean_spaces = np.stack(responses)
     y_clean = np.einsum("st,snt->nt", np.sqrt(shares), y_clean_spaces)
     snr = _check_real(snr, "snr", "> 0 (np.inf for no noise)", lambda v: v > 0)
     noise = np.random.RandomState(seeds[-1]).standard_normal(y_clean.shape)
-    if np.isinf(snr):
-        noise[:] = 0.0
-    else:
-        noise *= np.sqrt(y_clean.var(axis=0) / (snr * noise.var(axis=0)))
+    noise = _scaled_noise(noise, y_clean, snr)
     y = y_clean + noise
     stops = np.cumsum(sizes)
     feature_spaces = {
@@ -573,9 +555,7 @@ def make_layered_data(
                 f"per space ({n_spaces} ints), got {driving_layers!r}."
             )
     rng = check_random_state(random_state)
-    lengths = np.full(n_runs, n_samples // n_runs)
-    lengths[: n_samples % n_runs] += 1
-    groups = np.repeat(np.arange(n_runs), lengths)
+    lengths, groups = _runs(n_samples, n_runs)
 
     blocks, means, signals = [], [], []
     for s in range(n_spaces):
@@ -591,18 +571,15 @@ def make_layered_data(
         weights = rng.standard_normal((layer_dim, layer_dim)) / np.sqrt(layer_dim)
         units = _NONLINEARITIES[nonlinearity](layers[driving[s]] @ weights)
         signal = delay_features(units, np.arange(context), groups)
-        signal = signal.reshape(n_samples, context, layer_dim).mean(axis=1)
+        # delayed columns are feature-major: each unit's context side by side
+        signal = signal.reshape(n_samples, layer_dim, context).mean(axis=2)
         signals.append(_standardize_columns(signal))
     mixing = rng.standard_normal((n_spaces, layer_dim, n_targets))
     parts = np.stack([signal @ m for signal, m in zip(signals, mixing, strict=True)])
     shares = parts.var(axis=1)
     shares /= shares.sum(axis=0)
     y_clean = _standardize_columns(parts.sum(axis=0))
-    noise = rng.standard_normal((n_samples, n_targets))
-    if np.isinf(snr):
-        noise[:] = 0.0
-    else:
-        noise *= np.sqrt(y_clean.var(axis=0) / (snr * noise.var(axis=0)))
+    noise = _scaled_noise(rng.standard_normal((n_samples, n_targets)), y_clean, snr)
     y = y_clean + noise
     size = n_layers * layer_dim
     truth = Bunch(
@@ -686,12 +663,32 @@ def _ar1_features(rng, lengths, n_features, rho):
         # x[0] = e[0] (stationary start), x[t] = rho x[t-1] + scale e[t].
         e[0] /= scale
         pieces.append(lfilter([scale], [1.0, -rho], e, axis=0))
-    X = np.concatenate(pieces, axis=0)
-    X -= X.mean(axis=0)
-    std = X.std(axis=0)
-    std[std == 0] = 1.0
-    X /= std
-    return X
+    return _standardize_columns(np.concatenate(pieces, axis=0))
+
+
+def _runs(n_samples, n_runs):
+    """Run lengths and labels: contiguous runs of near-equal length (the first
+    ``n_samples % n_runs`` runs hold one sample more)."""
+    lengths = np.full(n_runs, n_samples // n_runs)
+    lengths[: n_samples % n_runs] += 1
+    return lengths, np.repeat(np.arange(n_runs), lengths)
+
+
+def _scaled_noise(noise, y_clean, snr):
+    """``noise`` scaled in place to the signal-to-noise ratio ``snr`` of each
+    target of ``y_clean`` (variance ratio; ``np.inf``: no noise, zeros)."""
+    if np.isinf(snr):
+        noise[:] = 0.0
+        return noise
+    noise_var = noise.var(axis=0)
+    signal_var = y_clean.var(axis=0)
+    if np.any(signal_var <= 0) or np.any(noise_var <= 0):
+        raise ValueError(
+            "cannot set the snr of a target whose signal or noise is "
+            f"constant; use more samples (n_samples={y_clean.shape[0]})."
+        )
+    noise *= np.sqrt(signal_var / (snr * noise_var))
+    return noise
 
 
 def _standardize_columns(A):
