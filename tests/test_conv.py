@@ -158,6 +158,24 @@ def test_depthwise_conv1d_equals_torch_with_its_gradients(channels, kernel_size)
         torch.testing.assert_close(ours, torchs, rtol=1e-12, atol=1e-12)
 
 
+def test_depthwise_conv1d_backward_under_mixed_precision():
+    # Mixed precision: the forward runs under bfloat16 autocast, the backward
+    # outside it, with a bfloat16 gradient and the float32 saved tensors.
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 20, generator=gen, requires_grad=True)
+    w = torch.randn(3, 1, 5, generator=gen, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = depthwise_conv1d(x, w)
+    assert out.dtype == torch.bfloat16
+    out.float().square().sum().backward()
+    assert x.grad.dtype == w.grad.dtype == torch.float32
+    a, b = x.detach().requires_grad_(), w.detach().requires_grad_()
+    F.conv1d(a, b, groups=3).square().sum().backward()
+    # bfloat16 keeps ~3 significant digits: within 2 % of the largest gradient
+    for ours, exact in ((w.grad, b.grad), (x.grad, a.grad)):
+        assert (ours - exact).abs().max() < 0.02 * exact.abs().max()
+
+
 def test_conv_context():
     assert conv_context(45, False) == (22, 22)
     assert conv_context(4, False) == (1, 2)

@@ -339,9 +339,9 @@ def gather_windows(X, Y, run_starts, run_lengths, runs, starts, window_len, cont
     pos = np.asarray(starts)[:, None] + offsets[None, :]
     in_run = (pos >= 0) & (pos < lengths)
     index = np.clip(pos, 0, lengths - 1) + np.asarray(run_starts)[runs][:, None]
-    X_win = np.where(in_run[..., None], X[index], 0).astype(np.float32)
+    X_win = np.where(in_run[..., None], X[index], 0).astype(np.float32, copy=False)
     target = in_run & (offsets >= 0) & (offsets < window_len)
-    Y_win = np.where(target[..., None], Y[index], np.nan).astype(np.float32)
+    Y_win = np.where(target[..., None], Y[index], np.nan).astype(np.float32, copy=False)
     return X_win, Y_win
 
 

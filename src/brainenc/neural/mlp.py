@@ -140,8 +140,9 @@ class PCAMLPEncoder(_NeuralEncoder):
     the initial plateau (``benchmarks/README.md``).
 
     :meth:`fit` warns (:class:`~sklearn.exceptions.ConvergenceWarning`) when
-    the network learned nothing: its best validation mean r is that of the
-    first epoch, or within chance.
+    the network learned nothing: its best validation mean r is within chance
+    of the untrained network's (before the first step) or of predicting the
+    training mean.
 
     Examples
     --------

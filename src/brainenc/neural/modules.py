@@ -231,6 +231,10 @@ class _DepthwiseConv1d(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
+        # Under autocast (mixed precision) the forward ran in bfloat16 but the
+        # backward runs outside it: compute in the gradient's dtype (autograd
+        # casts the returned gradients back to the inputs' dtypes).
+        x, weight = x.to(grad.dtype), weight.to(grad.dtype)
         channels, _, size = weight.shape
         grad_x = grad_weight = None
         if ctx.needs_input_grad[0]:

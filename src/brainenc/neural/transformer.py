@@ -1,6 +1,5 @@
 """MultimodalTransformerEncoder: layer attention pooling and a transformer trunk."""
 
-import numbers
 import warnings
 
 import numpy as np
@@ -8,7 +7,13 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Integral, Interval, Real, StrOptions, _fit_context
-from .._validation import check_groups, run_slices, user_stacklevel, validate_X
+from .._validation import (
+    check_groups,
+    check_int,
+    run_slices,
+    user_stacklevel,
+    validate_X,
+)
 from ._base import (
     _as_tensor,
     _NeuralEncoder,
@@ -641,14 +646,7 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
                     f"the feature spaces ({', '.join(map(repr, spaces))})."
                 )
             for name, value in n_layers.items():
-                if (
-                    not isinstance(value, numbers.Integral)
-                    or isinstance(value, bool)
-                    or value < 1
-                ):
-                    raise ValueError(
-                        f"n_layers[{name!r}] must be an int >= 1, got {value!r}."
-                    )
+                check_int(value, f"n_layers[{name!r}]", minimum=1)
             self.n_layers_ = {s: int(n_layers.get(s, 1)) for s in spaces}
         else:
             self.n_layers_ = {s: int(n_layers) for s in spaces}
