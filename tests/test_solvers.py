@@ -418,6 +418,37 @@ def test_solvers_report_progress_and_share_one_layout(spaces_data):
         Xd.copy(), y, 3 * ALPHAS, folds, backend=backend, dtype="float64"
     )
     np.testing.assert_allclose(banded["coef"], thrice["coef"], rtol=1e-8, atol=1e-12)
+    # ... also on the folds, whichever way the work is split
+    np.testing.assert_allclose(
+        banded["cv_scores"][0], thrice["cv_scores"].max(axis=0), rtol=1e-10
+    )
+
+
+@pytest.mark.parametrize("method", ["primal", "dual"])
+def test_one_draw_of_banded_ridge_scores_the_same_in_target_shares(spaces_data, method):
+    # n_iter=1 sends banded ridge to the target shares when n_jobs > 1: each
+    # fold must be decomposed with the draw's weights there too.
+    X, y, groups, _, folds, columns = spaces_data
+    Xd = delay_features(X, DELAYS, groups)
+    backend = pytest.importorskip("himalaya.backend.numpy")
+    fits = [
+        solve_banded_ridge_cv(
+            Xd.copy(),
+            y,
+            ALPHAS,
+            folds,
+            spaces=columns,
+            n_iter=1,
+            method=method,
+            backend=backend,
+            dtype="float64",
+            n_jobs=n_jobs,
+        )
+        for n_jobs in (1, 2)
+    ]
+    np.testing.assert_allclose(fits[1]["cv_scores"], fits[0]["cv_scores"], rtol=1e-10)
+    np.testing.assert_array_equal(fits[1]["best_alphas"], fits[0]["best_alphas"])
+    np.testing.assert_allclose(fits[1]["coef"], fits[0]["coef"], rtol=1e-8, atol=1e-12)
 
 
 @pytest.mark.slow

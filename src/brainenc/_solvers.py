@@ -720,7 +720,8 @@ def _solve(
         decompositions = []
         for train, test in folds:
             parts = _fold_parts(B, train, test, **shared, **common)
-            dec = _draw_decomposition(B, parts, None, col_space, shared, **common)
+            draw = None if _is_plain(draws) else draws[0]  # banded, n_iter=1
+            dec = _draw_decomposition(B, parts, draw, col_space, shared, **common)
             # only what scoring reads is kept (and shipped) for each fold
             for name in ("gram_train", "X_test_fold", "kernel_train", "kernel_test"):
                 parts.pop(name, None)
@@ -958,7 +959,7 @@ def _fold_job(
     }
     shared = {"Xb": Xb, "gram": gram, "col_sum": col_sum, "kernels": kernels}
     parts = _fold_parts(B, train, test, **shared, **common)
-    plain = draws.shape == (1, 1) and draws[0, 0] == 1.0
+    plain = _is_plain(draws)
     # a single batch of targets: its training cross-products serve every draw
     cache = {} if len(batches) == 1 and not plain else None
     out = np.empty((len(draws), len(alphas), Y.shape[1]), dtype=np.float64)
@@ -1069,6 +1070,12 @@ def _fold_parts(
         parts["kernel_test"] = X_test @ X_train.T
         del X_train, X_test
     return parts
+
+
+def _is_plain(draws):
+    """Whether the draws of space weights are plain ridge's single weight 1
+    (one space, no scaling of the columns or kernels)."""
+    return draws.shape == (1, 1) and draws[0, 0] == 1.0
 
 
 def _draw_decomposition(
@@ -1219,7 +1226,7 @@ def _refit_decomposition(
 
     With ``consume`` (plain ridge: one decomposition), the Gram or kernel
     matrix is overwritten by the eigenvectors."""
-    plain = draw.shape == (1,) and draw[0] == 1.0
+    plain = _is_plain(draw[None])
     d = None if plain else B.asarray(np.sqrt(draw[col_space]).astype(dtype), dtype)
     if method == "primal":
         matrix = gram if d is None else gram * (d[:, None] * d[None, :])
