@@ -3,10 +3,10 @@ import threading
 
 import numpy as np
 import pytest
-from himalaya.backend import get_backend, set_backend
+from himalaya.backend import get_backend
 
 from brainenc import DelayedRidge, make_encoding_data
-from brainenc._backend import get_backend_module, resolve_backend, use_backend
+from brainenc._backend import get_backend_module, resolve_backend
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -28,21 +28,6 @@ def test_get_backend_module_leaves_the_global_alone():
     module = get_backend_module("numpy")
     assert module.name == "numpy"
     assert get_backend().name == before
-
-
-@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
-def test_use_backend_switches_and_restores_even_on_error():
-    previous = set_backend("numpy")
-    try:
-        with use_backend("torch") as module:
-            assert module.name == "torch"
-            assert get_backend().name == "torch"
-        assert get_backend().name == "numpy"
-        with pytest.raises(RuntimeError, match="boom"), use_backend("torch"):
-            raise RuntimeError("boom")
-        assert get_backend().name == "numpy"
-    finally:
-        set_backend(previous)
 
 
 @pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")

@@ -1,10 +1,8 @@
-"""Backend and device resolution, and a per-call switch of himalaya's backend.
+"""Backend and device resolution.
 
 Our solvers receive the himalaya backend *module* explicitly and never read
 himalaya's process-global backend, so two threads can fit with different
-backends at once. :func:`use_backend` is for code that must call himalaya's own
-functions (which read the global): it switches the global for the duration of
-the call, under a lock, and restores it.
+backends at once.
 """
 
 import contextlib
@@ -14,13 +12,11 @@ import os
 import re
 import shutil
 import sys
-import threading
 
 from ._compat import StrOptions
 
 BACKENDS = ("auto", "numpy", "torch", "torch_cuda")
 
-_HIMALAYA_LOCK = threading.RLock()
 _CUDA_DEVICE = re.compile(r"torch_cuda:(\d+)")
 
 
@@ -148,36 +144,6 @@ def device_context(backend):
 
     with torch.cuda.device(device):
         yield
-
-
-@contextlib.contextmanager
-def use_backend(backend):
-    """Switch himalaya's global backend for the duration of a ``with`` block.
-
-    The switch and the block run under a process-wide lock, so a thread never
-    sees another thread's backend, and the previous backend is restored even
-    when the block raises.
-
-    Parameters
-    ----------
-    backend : {"auto", "numpy", "torch", "torch_cuda"}
-        The backend to use inside the block.
-
-    Yields
-    ------
-    module : module
-        The himalaya backend module in force inside the block.
-    """
-    from himalaya.backend import get_backend, set_backend
-
-    name = resolve_backend(backend).split(":")[0]
-    with _HIMALAYA_LOCK:
-        previous = get_backend().name
-        module = set_backend(name)
-        try:
-            yield module
-        finally:
-            set_backend(previous)
 
 
 def _gpu_visible():

@@ -5,7 +5,6 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._backend import (
@@ -18,6 +17,7 @@ from ._compat import Integral, Interval, Real, StrOptions, _fit_context
 from ._progress import progress_bar
 from ._solvers import (
     SCORINGS,
+    _batches,
     banded_ridge_cv_memory,
     ridge_cv_memory,
     solve_banded_ridge_cv,
@@ -399,7 +399,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
                     spaces=list(self._delayed_columns(spaces).values()),
                     n_iter=self.n_iter,
                     concentration=self.concentration,
-                    random_state=_draws_seed(self.random_state),
+                    random_state=self.random_state,
                     **options,
                 )
             else:
@@ -769,19 +769,6 @@ _OPTIONAL_ATTRIBUTES = (
 #: Elements of a prediction batch (samples x targets), about 256 MiB of
 #: float32 with its temporaries.
 _PREDICT_BATCH = 1 << 25
-
-
-def _batches(n, size):
-    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
-
-
-def _draws_seed(random_state):
-    """The seed of the banded draws: an int or a RandomState is used as given
-    (an int gives himalaya's draws for the same int); None draws fresh
-    entropy without touching NumPy's global generator."""
-    if random_state is None or isinstance(random_state, np.random.RandomState):
-        return random_state
-    return check_random_state(random_state)
 
 
 def _check_alphas(alphas):
