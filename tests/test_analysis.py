@@ -605,3 +605,37 @@ def test_partitioning_single_run_groups_and_stacked_estimators():
     )
     with pytest.raises(ValueError, match=r"Pass StackedRegressor\(feature_spaces"):
         variance_partitioning(stacked, X, y, truth.feature_spaces, cv=2)
+
+
+class _FirstColumnOnly(RegressorMixin, BaseEstimator):
+    """Predicts one column whatever the number of targets (a broken member)."""
+
+    def fit(self, X, y):
+        self.model_ = LinearRegression().fit(X, np.asarray(y).reshape(len(X), -1))
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)[:, 0]
+
+
+def test_predictions_of_the_wrong_shape_are_refused_not_broadcast():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 4)), rng.standard_normal((60, 3))
+    groups = np.repeat(np.arange(3), 20)
+    with pytest.raises(
+        ValueError,
+        match=r"^variance_partitioning member 'estimator' predicted an array of "
+        r"shape \(20, 1\), expected \(20, 3\) like y\.",
+    ):
+        variance_partitioning(
+            _FirstColumnOnly(), X, y, {"a": 2, "b": 2}, groups=groups, cv=3
+        )
+    residualizer = Residualizer(
+        {"a": 2, "b": 2}, target_space="b", estimator=_FirstColumnOnly()
+    ).fit(X, groups=groups)
+    with pytest.raises(
+        ValueError,
+        match=r"^Residualizer member 'estimator' predicted an array of shape "
+        r"\(60, 1\), expected \(60, 2\) like y\.",
+    ):
+        residualizer.transform(X, groups=groups)

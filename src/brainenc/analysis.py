@@ -27,7 +27,14 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import HasMethods, _check_feature_names_in, _fit_context
-from ._meta import call_member, fold_groups, held_out_labels, parallel_fits
+from ._meta import (
+    as_2d_predictions,
+    call_member,
+    fit_predict_fold,
+    fold_groups,
+    held_out_labels,
+    parallel_fits,
+)
 from ._simplex import stacking_weights
 from ._validation import (
     check_feature_spaces,
@@ -204,6 +211,14 @@ def variance_partitioning(
     if estimator is None:
         estimator = DelayedRidge()
     _check_regressor(estimator, "estimator")
+    if isinstance(estimator, StackedRegressor) and estimator.estimators is not None:
+        raise ValueError(
+            "variance_partitioning refits the estimator on subsets of the "
+            "columns of X, so it cannot use an estimator whose estimators list "
+            "names columns of the full X (such as StackedRegressor(estimators="
+            "...)). Pass StackedRegressor(feature_spaces=...) instead: its "
+            "feature spaces are remapped to each subset."
+        )
     groups = check_groups(groups, X.shape[0])
     folds = _estimator_folds(cv, groups, X.shape[0])
     tested = np.flatnonzero(
@@ -229,7 +244,13 @@ def variance_partitioning(
     out_of_fold = {subset: np.zeros(y_2d.shape) for subset in subsets}
     for (subset, k), pred in zip(jobs, predictions, strict=True):
         test = folds[k][1]
-        out_of_fold[subset][test] = np.reshape(pred, (test.size, -1))
+        out_of_fold[subset][test] = as_2d_predictions(
+            pred,
+            test.size,
+            y_2d.shape[1],
+            name="estimator",
+            owner="variance_partitioning",
+        )
     scores = {
         subset: r2_per_target(y_2d[tested], out_of_fold[subset][tested])
         for subset in subsets
@@ -438,7 +459,9 @@ class Residualizer(TransformerMixin, BaseEstimator):
         )
         X_res = X.copy()
         target = X[:, self.target_columns_]
-        X_res[:, self.target_columns_] = target - np.reshape(predicted, target.shape)
+        X_res[:, self.target_columns_] = target - as_2d_predictions(
+            predicted, *target.shape, name="estimator", owner="Residualizer"
+        )
         return X_res
 
     def fit_transform(self, X, y=None, groups=None):
@@ -914,38 +937,20 @@ def _fit_predict_subset(estimator, X, y, spaces, subset, fold, groups):
     """Fit a clone on the subset's columns of the training fold, predict test."""
     train, test = fold
     columns = np.concatenate([spaces[name] for name in subset])
-    model = clone(estimator)
-    params = model.get_params(deep=False)
-    if isinstance(model, StackedRegressor) and model.estimators is not None:
-        raise ValueError(
-            "variance_partitioning refits the estimator on subsets of the "
-            "columns of X, so it cannot use an estimator whose estimators list "
-            "names columns of the full X (such as StackedRegressor(estimators="
-            "...)). Pass StackedRegressor(feature_spaces=...) instead: its "
-            "feature spaces are remapped to each subset."
-        )
-    if params.get("feature_spaces") is not None:
-        model.set_params(
+    if estimator.get_params(deep=False).get("feature_spaces") is not None:
+        estimator = clone(estimator).set_params(
             feature_spaces={name: int(spaces[name].size) for name in subset}
         )
-    X_sub = X[:, columns]
-    call_member(
-        model,
-        "fit",
-        X_sub[train],
-        y[train],
-        groups=fold_groups(groups, train),
+    return fit_predict_fold(
+        estimator,
+        X[:, columns],
+        y,
+        groups,
+        train,
+        test,
         name="estimator",
         owner="variance_partitioning",
-    )
-    return call_member(
-        model,
-        "predict",
-        X_sub[test],
-        groups=fold_groups(groups, test),
-        name="estimator",
-        owner="variance_partitioning",
-    )
+    )[1]
 
 
 def _check_regressor(estimator, name):
