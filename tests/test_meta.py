@@ -278,6 +278,36 @@ def test_routing_off_meta_estimator_that_would_lose_groups_is_refused():
         StackedRegressor([("a", member, slice(0, 4))], cv=2).fit(X, Y)
 
 
+def test_a_splitter_by_groups_inside_a_member_is_refused_without_routing():
+    # A search over runs inside a member: without routing, GridSearchCV.fit
+    # would split without groups (blocks across runs, or GroupKFold's error).
+    X, Y, groups = _data()
+    member = GridSearchCV(Ridge(), {"alpha": [1.0, 10.0]}, cv=GroupKFold(2))
+    message = (
+        "StackedRegressor cannot hand groups (the run labels) to member 'a': "
+        "GridSearchCV holds GroupKFold, which take groups, but GridSearchCV.fit "
+        "does not pass them on without scikit-learn's metadata routing, so delays "
+        "or folds inside it would cross run boundaries. Enable routing with "
+        "sklearn.set_config(enable_metadata_routing=True)."
+    )
+    with pytest.raises(ValueError, match=re.escape(message) + "$"):
+        StackedRegressor([("a", member, slice(0, 4))], cv=2).fit(X, Y, groups)
+    # a splitter that ignores groups changes nothing
+    plain = GridSearchCV(Ridge(), {"alpha": [1.0, 10.0]}, cv=KFold(2))
+    StackedRegressor([("a", plain, slice(0, 4))], cv=2).fit(X, Y, groups)
+    # with routing on, the search gets the runs (GroupKFold raises without
+    # them), and the refitted member is the search fitted by hand on them
+    with sklearn.config_context(enable_metadata_routing=True):
+        stacked = StackedRegressor([("a", member, slice(0, 4))], cv=2)
+        stacked.fit(X, Y, groups)
+        expected = clone(member).fit(X[:, :4], Y, groups=groups)
+    refitted = stacked.estimators_[0]
+    np.testing.assert_allclose(
+        refitted.cv_results_["mean_test_score"],
+        expected.cv_results_["mean_test_score"],
+    )
+
+
 def test_routing_on_unset_request_is_refused_and_set_request_works():
     X, Y, groups = _data()
     with sklearn.config_context(enable_metadata_routing=True):

@@ -157,15 +157,16 @@ def _groups_plan(member, method, *, name, owner):
         return "plain"
     if isinstance(member, Pipeline):
         return "steps"
-    aware = _groups_aware_components(member)
+    aware = _groups_aware_components(member, splitters=True)
     if aware:
+        calls = _request_calls(aware)
         raise ValueError(
             f"{owner} cannot hand groups (the run labels) to member {name!r}: "
             f"{type(member).__name__} holds {_describe(aware)}, which take "
             f"groups, but {type(member).__name__}.{method} does not pass them on "
             "without scikit-learn's metadata routing, so delays or folds inside "
-            f"it would cross run boundaries. Enable routing with {_ROUTING_FIX} "
-            f"and request groups with {_request_calls(aware)}."
+            f"it would cross run boundaries. Enable routing with {_ROUTING_FIX}"
+            + (f" and request groups with {calls}." if calls else ".")
         )
     if not router and _takes_var_keyword(member, method):
         if method == "fit_transform" and _inherits_fit_transform(member):
@@ -313,9 +314,10 @@ def _is_router(est):
         return False
 
 
-def _groups_aware_components(est):
+def _groups_aware_components(est, *, splitters=False):
     """Estimators inside ``est`` (not ``est`` itself, at any depth) whose
-    methods name groups."""
+    methods name groups; with ``splitters``, also the cross-validation
+    splitters inside that split by groups (a search's ``cv=GroupKFold()``)."""
     found, seen, todo = [], {id(est)}, [est]
     while todo:
         current = todo.pop()
@@ -324,6 +326,10 @@ def _groups_aware_components(est):
         except Exception:
             continue
         for value in params.values():
+            if splitters and _splits_by_groups(value) and id(value) not in seen:
+                seen.add(id(value))
+                found.append(value)
+                continue
             if isinstance(value, type) or not hasattr(value, "get_params"):
                 continue
             if id(value) in seen:
@@ -333,6 +339,17 @@ def _groups_aware_components(est):
             if any(_names_groups(value, m) for m in _GROUPS_METHODS):
                 found.append(value)
     return found
+
+
+def _splits_by_groups(value):
+    """Whether ``value`` is a splitter whose ``split`` requests groups."""
+    if isinstance(value, type) or not callable(getattr(value, "split", None)):
+        return False
+    try:
+        requests = get_routing_for_object(value).split.requests
+    except Exception:
+        return False
+    return requests.get("groups") is True
 
 
 def _describe(components):
@@ -346,6 +363,8 @@ def _request_calls(components):
         methods = [
             m for m in ("fit", "transform", "predict") if _names_groups(component, m)
         ]
+        if not methods:  # a splitter: it requests groups by default
+            continue
         call = f"{type(component).__name__}()" + "".join(
             f".set_{m}_request(groups=True)" for m in methods
         )
