@@ -298,6 +298,21 @@ def test_significance_figure_two_sided():
     assert np.all(np.abs(result.r[:10]) > fwe[0])
 
 
+@pytest.mark.parametrize("return_null", [False, True])
+def test_significance_figure_of_one_target(return_null):
+    # permutation_test of a 1-D y returns floats; the figure is of one target
+    rng = np.random.default_rng(2)
+    y_true = rng.standard_normal(300)
+    y_pred = y_true + rng.standard_normal(300)
+    result = permutation_test(
+        y_true, y_pred, n_permutations=99, random_state=0, return_null=return_null
+    )
+    assert np.ndim(result.r) == 0
+    ax = plot_significance(result).axes[0]
+    assert result.p_values < 0.05
+    assert ax.get_title() == "1 of 1 targets significant (FDR q <= 0.05)"
+
+
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [

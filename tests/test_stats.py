@@ -15,6 +15,7 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.signal import lfilter
 
+import brainenc.metrics as bmetrics
 import brainenc.stats as bstats
 from brainenc import pearson_r
 from brainenc._validation import run_slices
@@ -125,9 +126,7 @@ def test_null_equals_the_moved_predictions(small, method, options):
     if method == "circular":
         null = bstats._CircularNull(runs)
     elif method == "block":
-        null = bstats._BlockNull(
-            runs, options["block_length"], options.get("mix_runs", False)
-        )
+        null = bstats._BlockNull(runs, options["block_length"])
         assert null.lookup == (options["block_length"] > 1)
     else:
         null = bstats._PhaseNull(runs)
@@ -309,7 +308,7 @@ def test_reproducible_whatever_the_batches_and_jobs(small, monkeypatch):
     np.testing.assert_array_equal(again.p_values, reference.p_values)
     # one target per batch, in parallel: the same permutations for each (the
     # FFT of another batch width rounds differently, by 1e-16)
-    monkeypatch.setattr(bstats, "_BUDGET", 1)
+    monkeypatch.setattr(bmetrics, "_BATCH_ELEMENTS", 1)
     parallel = permutation_test(y_true, y_pred, n_jobs=2, **kwargs)
     np.testing.assert_allclose(parallel.null, reference.null, rtol=0, atol=1e-14)
     np.testing.assert_array_equal(parallel.p_values, reference.p_values)

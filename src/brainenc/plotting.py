@@ -491,14 +491,17 @@ def plot_significance(
             "result must be the Bunch returned by brainenc.stats.permutation_test "
             f"(with {', '.join(needed)}), got {type(result).__name__}."
         )
-    r = _check_scores(result["r"], "result.r")
-    rejected, _ = fdr_correction(result["p_values"], alpha=alpha, method=fdr_method)
+    # permutation_test of a 1-D y gives floats: one target
+    r = _check_scores(np.atleast_1d(result["r"]), "result.r")
+    rejected, _ = fdr_correction(
+        np.atleast_1d(result["p_values"]), alpha=alpha, method=fdr_method
+    )
     alternative = result["settings"]["alternative"]
     fwe = _fwe_threshold(np.asarray(result["null_max"]), alpha)
     null = result.get("null")
     fig, ax = _figure_and_axes(ax, (6.5, 4.0))
-    mean = np.asarray(result["null_mean"], dtype=np.float64)
-    std = np.asarray(result["null_std"], dtype=np.float64)
+    mean = np.atleast_1d(np.asarray(result["null_mean"], dtype=np.float64))
+    std = np.atleast_1d(np.asarray(result["null_std"], dtype=np.float64))
     if bins is None:
         bins = min(50, max(10, r.size // 5))
     if np.ndim(bins) == 0:

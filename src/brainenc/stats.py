@@ -53,7 +53,7 @@ from ._validation import (
     run_slices,
     user_stacklevel,
 )
-from .metrics import _as_numeric, _centred, pearson_r
+from .metrics import _as_numeric, _batches, _centred, pearson_r
 
 __all__ = [
     "bootstrap_ci",
@@ -65,10 +65,6 @@ __all__ = [
 _METHODS = ("circular", "block", "phase")
 _ALTERNATIVES = ("greater", "less", "two-sided")
 _FDR_METHODS = ("bh", "by")
-# Elements of one float64 work array of a target batch (32 MiB): the tables
-# of a batch hold a few such arrays, so memory stays bounded at any number of
-# targets.
-_BUDGET = 2**22
 # Permutations drawn and evaluated together; every chunk has its own seed, so
 # the draws depend on random_state only, never on batches or n_jobs.
 _CHUNK = 256
@@ -245,14 +241,16 @@ def permutation_test(
     _check_option(alternative, "alternative", _ALTERNATIVES)
     mix_runs = _check_bool(mix_runs, "mix_runs")
     return_null = _check_bool(return_null, "return_null")
-    runs = [slice(0, n_samples)] if mix_runs else run_slices(groups)
-    n_runs = len(run_slices(groups))
+    runs = run_slices(groups)
+    n_runs = len(runs)
+    if mix_runs:
+        runs = [slice(0, n_samples)]
     if method == "block":
         if block_length is None:
             block_length = _default_block_length(y_true, y_pred, runs)
         else:
             block_length = check_int(block_length, "block_length", minimum=1)
-        null = _BlockNull(runs, block_length, mix_runs)
+        null = _BlockNull(runs, block_length)
     else:
         block_length = None
         null = _CircularNull(runs) if method == "circular" else _PhaseNull(runs)
@@ -742,9 +740,10 @@ class _CircularNull:
 
 
 class _BlockNull:
-    """Permutations of whole blocks within runs (between runs with mixing)."""
+    """Permutations of whole blocks within runs (``mix_runs``: one run of all
+    samples)."""
 
-    def __init__(self, runs, block_length, mix_runs):
+    def __init__(self, runs, block_length):
         b = block_length
         self.block_length = b
         # units: the groups of blocks permuted among themselves
@@ -752,8 +751,6 @@ class _BlockNull:
         for run in runs:
             n_blocks = (run.stop - run.start) // b
             units.append(run.start + b * np.arange(n_blocks))
-        if mix_runs:
-            units = [np.concatenate(units)]
         units = [u for u in units if u.size >= 2]
         if not units:
             longest = max(run.stop - run.start for run in runs)
@@ -1027,9 +1024,9 @@ def _combine(outputs, n_targets, n_permutations, keep_null):
 def _run_batches(batch, n_targets, rows, n_draws, n_jobs, verbose, desc):
     """``[(cols, batch(cols)), ...]`` over target batches, through joblib."""
     # rows: float64 values per target in a batch's tables; a chunk of draws
-    # needs a few arrays of (chunk, batch) values
-    step = max(1, _BUDGET // max(rows, 4 * min(n_draws, _CHUNK), 1))
-    batches = [slice(i, min(i + step, n_targets)) for i in range(0, n_targets, step)]
+    # needs a few arrays of (chunk, batch) values. Batches of metrics'
+    # budget (32 MiB per work array) keep memory bounded at any target count.
+    batches = _batches((max(rows, 4 * min(n_draws, _CHUNK), 1), n_targets))
     parallel = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
     outputs = []
     with progress_bar(desc, len(batches), verbose=verbose, unit="batch") as bar:
