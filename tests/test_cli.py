@@ -440,20 +440,30 @@ def test_significance_of_held_out_runs(capsys):
     y_true = rng.standard_normal((200, 4))
     y_pred = y_true + rng.standard_normal((200, 4))
     groups = np.repeat(["run-5", "run-6"], 100)
-    result = _significance(
-        y_true, y_pred, groups, 50, seed=0, draw=False, log=_Log(quiet=True)
-    )
+    def test(y_true, keep_null):
+        return _significance(
+            y_true,
+            y_pred,
+            groups,
+            50,
+            seed=0,
+            missing=bool(np.isnan(y_true).any()),
+            keep_null=keep_null,
+            log=_Log(quiet=True),
+        )
+
+    result = test(y_true, keep_null=False)
     expected = permutation_test(
         y_true, y_pred, groups=groups, n_permutations=50, random_state=0
     )
     np.testing.assert_array_equal(result.columns["p"], expected.p_values)
-    assert result.figure is None
+    assert "null" not in result.test  # no figure: the null is not kept
+    np.testing.assert_array_equal(test(y_true, True).test.null.shape, (50, 4))
     assert result.summary["n_significant_fdr"] == 4
     y_true[3, 1] = np.nan
-    skipped = _significance(
-        y_true, y_pred, groups, 50, seed=0, draw=True, log=_Log(quiet=True)
-    )
+    skipped = test(y_true, keep_null=True)
     assert skipped.columns == {}
+    assert skipped.test is None
     assert skipped.summary == {"skipped": "missing values"}
     assert "warning: --permutations skipped" in capsys.readouterr().err
 

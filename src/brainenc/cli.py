@@ -597,19 +597,22 @@ def _fit_and_score(args, entry, estimator_class, params, data, log):
     y_pred = model.predict(data.X[test], groups=data.groups[test])
     y_pred = y_pred.reshape(y_pred.shape[0], -1)
     predict_time = time.perf_counter() - tic
-    nan_policy = "omit" if np.isnan(data.y[test]).any() else "raise"
-    r = pearson_r(data.y[test], y_pred, nan_policy=nan_policy)
+    y_test = data.y[test]
+    missing = bool(np.isnan(y_test).any())
+    r = pearson_r(y_test, y_pred, nan_policy="omit" if missing else "raise")
     significance = None
     if args.permutations:
         significance = _significance(
-            data.y[test],
+            y_test,
             y_pred,
             data.groups[test],
             args.permutations,
             seed=args.seed,
-            draw=not args.no_figures,
+            missing=missing,
+            keep_null=not args.no_figures,
             log=log,
         )
+    del y_test
 
     hyper, columns = entry.summary(model)
     maps = {"r": r}
@@ -683,12 +686,10 @@ def _write_fit(args, out, data, result, log, start):
     if not args.no_figures:
         tic = time.perf_counter()
         tr = args.tr if args.tr is not None else _interval(data.sfreq)
-        figures = _draw_figures(out / "figures", model, r, ceiling, tr, log)
+        figures = _draw_figures(
+            out / "figures", model, r, ceiling, tr, log, result.significance
+        )
         figures += _draw_maps(out / "figures", data.space, result, log)
-        significance = result.significance
-        if significance is not None and significance.figure is not None:
-            figures.append(out / "figures" / "significance.png")
-            significance.figure.savefig(figures[-1], dpi=120)
         log(f"wrote {len(figures)} figures to {out / 'figures'}")
         figure_time = time.perf_counter() - tic
         files["figures"] = [str(path) for path in figures]
@@ -770,29 +771,32 @@ def _write_fit(args, out, data, result, log, start):
     _print_table(rows)
 
 
-def _significance(y_true, y_pred, groups, n_permutations, *, seed, draw, log):
+def _significance(
+    y_true, y_pred, groups, n_permutations, *, seed, missing, keep_null, log
+):
     """Permutation test of the held-out r of every target.
 
     Returns a Bunch: ``columns`` for scores.csv (p, q, p_fwe), ``summary``
     for summary.json (the settings and how many targets are significant) and
-    ``figure`` (a matplotlib Figure, or None without matplotlib or ``draw``).
+    ``test``, what :func:`brainenc.stats.permutation_test` returned (with the
+    whole null while it is small, if ``keep_null``: the figure draws it), or
+    None when the test was skipped (``missing`` held-out responses).
     """
     from sklearn.utils import Bunch
 
     from .stats import fdr_correction, permutation_test
 
     alpha = 0.05
-    if np.isnan(y_true).any() or np.isnan(y_pred).any():
+    if missing or np.isnan(y_pred).any():
         log(
             "warning: --permutations skipped: the held-out responses or "
             "predictions have missing values (NaN)",
             always=True,
         )
-        return Bunch(columns={}, summary={"skipped": "missing values"}, figure=None)
+        return Bunch(columns={}, summary={"skipped": "missing values"}, test=None)
     log(f"permutation test of {y_true.shape[1]} targets ({n_permutations} shifts) ...")
     tic = time.perf_counter()
-    # the whole null only while it is small (the figure draws it)
-    keep_null = n_permutations * y_true.shape[1] <= 2**24
+    keep_null = keep_null and n_permutations * y_true.shape[1] <= 2**24
     result = permutation_test(
         y_true,
         y_pred,
@@ -819,19 +823,8 @@ def _significance(y_true, y_pred, groups, n_permutations, *, seed, draw, log):
         f"{summary['n_significant_fdr']} of {q.size} targets significant at FDR "
         f"q <= {alpha:g} ({summary['n_significant_fwe']} family-wise)"
     )
-    figure = None
-    if draw:
-        try:
-            from matplotlib.figure import Figure
-        except ImportError:  # _draw_figures says so
-            Figure = None
-        if Figure is not None:
-            from .plotting import plot_significance
-
-            figure = Figure(figsize=(7, 4.5), layout="constrained")
-            plot_significance(result, alpha=alpha, ax=figure.add_subplot())
     columns = {"p": result.p_values, "q": q, "p_fwe": result.p_values_fwe}
-    return Bunch(columns=columns, summary=summary, figure=figure)
+    return Bunch(columns=columns, summary=summary, test=result)
 
 
 def _run_predict(args):
@@ -1346,7 +1339,7 @@ def _interval(sfreq):
     return None if sfreq is None else 1.0 / sfreq
 
 
-def _draw_figures(folder, model, r, ceiling, tr, log):
+def _draw_figures(folder, model, r, ceiling, tr, log, significance=None):
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -1361,6 +1354,7 @@ def _draw_figures(folder, model, r, ceiling, tr, log):
         plot_layer_attention,
         plot_score_distribution,
         plot_scores_vs_ceiling,
+        plot_significance,
         plot_stacking_weights,
     )
 
@@ -1406,6 +1400,14 @@ def _draw_figures(folder, model, r, ceiling, tr, log):
         fig = Figure(figsize=(6.5, 4.0), layout="constrained")
         plot_layer_attention(model, ax=fig.add_subplot())
         save(fig, "layer_attention")
+    if significance is not None and significance.test is not None:
+        fig = Figure(figsize=(7, 4.5), layout="constrained")
+        plot_significance(
+            significance.test,
+            alpha=significance.summary["alpha"],
+            ax=fig.add_subplot(),
+        )
+        save(fig, "significance")
     return written
 
 
