@@ -440,6 +440,7 @@ def test_significance_of_held_out_runs(capsys):
     y_true = rng.standard_normal((200, 4))
     y_pred = y_true + rng.standard_normal((200, 4))
     groups = np.repeat(["run-5", "run-6"], 100)
+
     def test(y_true, keep_null):
         return _significance(
             y_true,
