@@ -253,6 +253,9 @@ class _NeuralEncoder(
         self.validation_groups_ = valid_labels
         has_valid = not np.all(train)
 
+        # the training rows lead (the validation runs are the last ones):
+        # views, not copies, of X and Y
+        train = slice(0, int(np.count_nonzero(train)))
         self.x_mean_, self.x_scale_ = column_mean_scale(X[train])
         Xs = self._standardize(X)
         del X
@@ -303,7 +306,7 @@ class _NeuralEncoder(
         train_split = None
         scorer = None
         if has_valid:
-            valid = ~train
+            valid = slice(train.stop, None)
             X_valid, Y_valid, g_valid = Xs[valid], Y[valid], fit_groups[valid]
             valid_ds = self._make_dataset(
                 X_valid,
@@ -432,7 +435,8 @@ class _NeuralEncoder(
         Returns
         -------
         train : ndarray of bool
-            Rows used for training.
+            Rows used for training: the first ones (the validation runs or
+            block are the last rows).
         fit_groups : ndarray
             Run labels used inside fit (with one run, the validation block is
             relabelled as a run of its own).
