@@ -399,19 +399,28 @@ class _RandomWindows(torch.utils.data.Dataset):
         runs, starts = sample_windows(
             self.runs.lengths, self.runs.window_len, 1, self.generator
         )
-        X_win, Y_win = self.runs.cut(runs, starts)
+        drop = draw_dropped(len(self.spaces), self.modality_dropout, self.generator)
+        return self.item(int(runs[0]), int(starts[0]), drop)
+
+    def item(self, run, start, drop):
+        """The window at ``start`` of ``run``, dropped spaces zeroed."""
+        X_win, Y_win = self.runs.cut([run], [start])
         x, y = X_win[0], Y_win[0]
-        if self.modality_dropout > 0 and len(self.spaces) > 1:
-            drop = (
-                torch.rand(len(self.spaces), generator=self.generator)
-                < self.modality_dropout
-            ).numpy()
-            if drop.all():
-                keep = torch.randint(len(self.spaces), (1,), generator=self.generator)
-                drop[int(keep)] = False
-            for columns in (c for c, d in zip(self.spaces, drop, strict=True) if d):
-                x[:, columns] = 0.0
+        for columns in (c for c, d in zip(self.spaces, drop, strict=True) if d):
+            x[:, columns] = 0.0
         return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def draw_dropped(n_spaces, modality_dropout, generator):
+    """Modality dropout of one window: which of ``n_spaces`` spaces to drop,
+    each with probability ``modality_dropout``, one always kept."""
+    drop = np.zeros(n_spaces, dtype=bool)
+    if modality_dropout > 0 and n_spaces > 1:
+        drop = (torch.rand(n_spaces, generator=generator) < modality_dropout).numpy()
+        if drop.all():
+            keep = torch.randint(n_spaces, (1,), generator=generator)
+            drop[int(keep)] = False
+    return drop
 
 
 class _TiledWindows(torch.utils.data.Dataset):

@@ -21,7 +21,7 @@ from ._base import (
     column_mean_scale,
     fill_training_docs,
 )
-from .conv import _Runs, sample_windows
+from .conv import _RandomWindows as _ConvRandom
 from .conv import _TiledWindows as _ConvTiles
 from .modules import MaskedMSELoss, MultimodalTransformerModule
 
@@ -728,9 +728,10 @@ class _WindowItems:
         return x, torch.from_numpy(Y_win[0])
 
 
-class _RandomWindows(_WindowItems, torch.utils.data.Dataset):
+class _RandomWindows(_WindowItems, _ConvRandom):
     """``n_windows`` random windows inside runs, new ones at every access,
-    with modality dropout drawn per window."""
+    with modality dropout drawn per window (the dropped spaces get the null
+    in the module, from the item's ``drop``)."""
 
     def __init__(
         self,
@@ -744,29 +745,17 @@ class _RandomWindows(_WindowItems, torch.utils.data.Dataset):
         n_spaces,
         modality_dropout,
     ):
-        self.runs = _Runs(X, Y, groups, window_len, (0, 0))
-        self.n_windows = n_windows
-        self.generator = generator
-        self.n_spaces = n_spaces
-        self.modality_dropout = modality_dropout
-
-    def __len__(self):
-        return self.n_windows
-
-    def __getitem__(self, index):
-        runs, starts = sample_windows(
-            self.runs.lengths, self.runs.window_len, 1, self.generator
+        super().__init__(
+            X,
+            Y,
+            groups,
+            window_len,
+            n_windows,
+            (0, 0),
+            generator,
+            spaces=range(n_spaces),
+            modality_dropout=modality_dropout,
         )
-        drop = np.zeros(self.n_spaces, dtype=bool)
-        if self.modality_dropout > 0 and self.n_spaces > 1:
-            drop = (
-                torch.rand(self.n_spaces, generator=self.generator)
-                < self.modality_dropout
-            ).numpy()
-            if drop.all():
-                keep = torch.randint(self.n_spaces, (1,), generator=self.generator)
-                drop[int(keep)] = False
-        return self.item(int(runs[0]), int(starts[0]), drop)
 
 
 class _TiledWindows(_WindowItems, _ConvTiles):
