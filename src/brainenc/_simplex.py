@@ -180,9 +180,10 @@ def _ridge_final(P, Y, fold_of, alphas):
         for f in folds:
             tr, te = fold_of != f, fold_of == f
             coef, icpt = _ridge_solve(P[:, tr], Y[tr], alphas, eye)
+            P_te, Y_te = P[:, te], Y[te]  # copied once, for every alpha
             for a in range(alphas.size):
-                pred = np.einsum("knt,tk->nt", P[:, te], coef[a]) + icpt[a]
-                sse[a] += np.sum((pred - Y[te]) ** 2, axis=0)
+                pred = np.einsum("knt,tk->nt", P_te, coef[a]) + icpt[a]
+                sse[a] += np.sum((pred - Y_te) ** 2, axis=0)
         best = np.argmin(sse, axis=0)
     else:
         best = np.zeros(n_targets, dtype=np.intp)

@@ -304,23 +304,19 @@ class StackedRegressor(
         bases = seed_members(bases, self.random_state)
         Y = y[:, np.newaxis] if y.ndim == 1 else y
 
-        tasks = [(k, f) for k in range(len(bases)) for f in range(len(folds))]
-        tasks += [(k, None) for k in range(len(bases))]
-        calls = (
-            (
-                bases[k],
-                X[:, spaces[k]],
-                y,
-                groups,
-                None if f is None else folds[f][0],
-                None if f is None else folds[f][1],
-                names[k],
-            )
-            for k, f in tasks
-        )
+        # per space: its folds, then its refit (its columns copied once)
+        tasks = [(k, f) for k in range(len(bases)) for f in [*range(len(folds)), None]]
+
+        def calls():
+            for k in range(len(bases)):
+                X_space = X[:, spaces[k]]
+                for f in [*range(len(folds)), None]:
+                    train, test = (None, None) if f is None else folds[f]
+                    yield bases[k], X_space, y, groups, train, test, names[k]
+
         results = parallel_fits(
             _fit_predict,
-            calls,
+            calls(),
             len(tasks),
             n_jobs=self.n_jobs,
             verbose=self.verbose,
@@ -340,18 +336,18 @@ class StackedRegressor(
             )
 
         covered = fold_of >= 0
-        final = stacking_weights(
-            oof[:, covered], Y[covered], fold_of[covered], self.final, alphas
-        )
+        if covered.all():  # every sample held out once (the default cv)
+            oof_cov, Y_cov, folds_cov = oof, Y, fold_of
+        else:
+            oof_cov, Y_cov, folds_cov = oof[:, covered], Y[covered], fold_of[covered]
+        final = stacking_weights(oof_cov, Y_cov, folds_cov, self.final, alphas)
         self.weights_ = final.weights
         self.intercept_ = final.intercept
         self.final_alpha_ = final.alpha
-        Y_cov = Y[covered]
-        self.cv_scores_ = np.stack([pearson_r(Y_cov, p[covered]) for p in oof])
-        stacked = np.broadcast_to(self.intercept_, Y_cov.shape).copy()
-        for p, w in zip(oof, self.weights_, strict=True):
-            stacked += p[covered] * w
+        self.cv_scores_ = np.stack([pearson_r(Y_cov, p) for p in oof_cov])
+        stacked = np.einsum("knt,kt->nt", oof_cov, self.weights_) + self.intercept_
         self.stacked_cv_score_ = pearson_r(Y_cov, stacked)
+        del oof_cov
         self.oof_predictions_ = oof
         self.oof_folds_ = fold_of
         self._y_ndim_ = y.ndim
