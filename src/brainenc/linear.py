@@ -18,6 +18,7 @@ from ._progress import progress_bar
 from ._solvers import (
     SCORINGS,
     _batches,
+    _resolve_method,
     banded_ridge_cv_memory,
     ridge_cv_memory,
     solve_banded_ridge_cv,
@@ -631,8 +632,7 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         training samples and they, with the training features, take less
         memory than the coefficients."""
         n_samples, n_features = shape
-        n_train = min(len(train) for train, _ in folds)
-        dual = self.solver == "dual" or (self.solver == "auto" and n_columns > n_train)
+        dual = _resolve_method(self.solver, n_columns, folds, n_samples) == "dual"
         return dual and n_samples * (n_features + n_targets) < n_targets * n_columns
 
     def _haufe_patterns(self, X, groups):
@@ -641,9 +641,16 @@ class DelayedRidge(_CorrelationScoreMixin, RegressorMixin, BaseEstimator):
         X_delayed = _delay_features(
             X.astype(self.dtype, copy=False), self.delays_, groups
         )
+        # the prediction from this design (no second delayed copy of X); the
+        # intercept goes with the centring
+        prediction = np.empty(
+            (X_delayed.shape[0], np.atleast_1d(self.intercept_).size),
+            dtype=np.float64,
+        )
+        for batch, part in self._products(X_delayed, split=False):
+            prediction[:, batch] = part[0]
+        prediction -= prediction.mean(axis=0)
         X_delayed -= X_delayed.mean(axis=0, dtype=np.float64).astype(X_delayed.dtype)
-        prediction = np.atleast_2d(self.predict(X, groups=groups).T).T
-        prediction = prediction - prediction.mean(axis=0)
         # cov(X) W = X_c^T Y_hat_c / (n - 1) and cov(Y_hat) = Y_hat_c^T
         # Y_hat_c / (n - 1): the (n - 1) cancel, and no p x p matrix is formed
         cross = prediction.T @ X_delayed
