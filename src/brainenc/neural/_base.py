@@ -266,7 +266,12 @@ class _NeuralEncoder(
             torch.manual_seed(seed)
             self._train(Xs, Y, fit_groups, train, has_valid, device, seed)
         self.device_ = device
+        self._after_training(Xs[train.stop :] if has_valid else Xs)
         return self
+
+    def _after_training(self, Xs_valid):
+        """Hook: fitted attributes computed from the trained network on the
+        standardised validation rows (all rows without validation)."""
 
     def _train(self, Xs, Y, fit_groups, train, has_valid, device, seed):
         from skorch import NeuralNet

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from .._compat import Integral, Interval, Real, StrOptions, _fit_context
+from .._compat import Integral, Interval, Real, StrOptions
 from .._validation import (
     check_groups,
     check_int,
@@ -374,7 +374,6 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
         """Train the network, with early stopping on held-out runs.
 
@@ -396,16 +395,15 @@ class MultimodalTransformerEncoder(_NeuralEncoder):
         self : object
             The fitted estimator.
         """
-        super().fit(X, y, groups=groups)
-        X = validate_X(self, X, reset=False).astype(np.float32, copy=False)
-        rows = self.validation_mask_ if self.validation_mask_.any() else slice(None)
+        return super().fit(X, y, groups=groups)
+
+    def _after_training(self, Xs_valid):
         self.layer_attention_ = {
             space: weights.mean(axis=0)
             for space, weights in self._layer_attention(
-                self._standardize(X[rows]), per_sample=False
+                Xs_valid, per_sample=False
             ).items()
         }
-        return self
 
     # Hooks of _NeuralEncoder (see brainenc.neural._base).
     def _fit_preprocessing(self, X, Y, groups):
