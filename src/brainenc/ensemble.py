@@ -365,7 +365,16 @@ class TargetwiseEnsemble(
                 _check_member_fitted(name, member)
             fitted = members
             predictions = [
-                call_member(m, "predict", X, groups=groups, name=name, owner=_OWNER)
+                as_2d_predictions(
+                    call_member(
+                        m, "predict", X, groups=groups, name=name, owner=_OWNER
+                    ),
+                    X.shape[0],
+                    n_outputs,
+                    name=name,
+                    owner=_OWNER,
+                    dtype=np.float64,
+                )
                 for name, m in zip(names, members, strict=True)
             ]
             selection = np.arange(X.shape[0])
@@ -588,21 +597,14 @@ class TargetwiseEnsemble(
     def _selection_scores(self, names, predictions, y_sel, n_outputs):
         scores = np.empty((len(names), n_outputs))
         observed = ~np.isnan(y_sel)
+        nan_policy = self._score_nan_policy()
         for m, (name, pred) in enumerate(zip(names, predictions, strict=True)):
-            pred = as_2d_predictions(
-                pred,
-                y_sel.shape[0],
-                n_outputs,
-                name=name,
-                owner=_OWNER,
-                dtype=np.float64,
-            )
+            # (n_selection, n_outputs) float64: checked where they were made
             if not np.all(np.isfinite(pred[observed])):
                 raise ValueError(
                     f"estimators member {name!r} predicted NaN or inf on the "
                     "selection data."
                 )
-            nan_policy = "omit" if self.n_subjects > 1 else "raise"
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 r = pearson_r(y_sel, pred, nan_policy=nan_policy)
